@@ -233,7 +233,9 @@ def get_activation(spec: str | Activation | dict) -> Activation:
         try:
             return cls(**params)
         except TypeError as exc:
-            raise ValueError(f"bad parameters for activation {name!r}: {params!r} ({exc})") from None
+            raise ValueError(
+                f"bad parameters for activation {name!r}: {params!r} ({exc})"
+            ) from None
     return _lookup(spec)()
 
 
