@@ -13,8 +13,10 @@ Two shapes of rule exist:
   until the next call). ``loss`` is the mean error of the patterns the gradient came
   from, at the weights the gradient was taken at (iRprop+ needs it).
 - :class:`ClosureRule` (L-BFGS, Levenberg-Marquardt): full-batch solvers that evaluate
-  the objective themselves. The trainer calls ``rule.epoch(objective, params, state)``
-  once per epoch; it moves ``params`` in place and returns the mean error.
+  the objective themselves and keep their own loop (scipy's L-BFGS-B keeps its memory
+  inside one call). The trainer calls ``rule.run(objective, params, state, on_iteration)``
+  once; ``on_iteration(params)``, called after every solver iteration, records one epoch
+  (validation, callbacks, stopping criteria, max_epochs) and says whether to stop.
 
 Hyperparameters are validated at construction with a ValueError that names the rule and
 the value.
@@ -22,6 +24,7 @@ the value.
 
 from __future__ import annotations
 
+from collections.abc import Callable
 from typing import Any, ClassVar, Protocol
 
 import numpy as np
@@ -29,18 +32,12 @@ import numpy as np
 __all__ = ["ClosureRule", "Objective", "UpdateRule", "check_positive", "check_in_range"]
 
 
-class UpdateRule:
-    """Base class of the step-shaped rules."""
+class _Rule:
+    """What every rule has: a registry name, and hyperparameters as plain data."""
 
     name: ClassVar[str] = ""
-    #: True for rules defined only for full-batch learning that refuse mini-batches.
+    #: True for rules defined only for full-batch learning (they refuse mini-batches).
     full_batch_only: ClassVar[bool] = False
-
-    def init(self, n_params: int, dtype: np.dtype) -> Any:  # pragma: no cover
-        raise NotImplementedError
-
-    def step(self, grad: np.ndarray, state: Any, loss: float | None = None) -> np.ndarray:
-        raise NotImplementedError  # pragma: no cover
 
     def hyperparameters(self) -> dict[str, Any]:
         """The constructor arguments, as plain data (for model files and reports)."""
@@ -49,6 +46,16 @@ class UpdateRule:
     def __repr__(self) -> str:
         args = ", ".join(f"{k}={v!r}" for k, v in self.hyperparameters().items())
         return f"{type(self).__name__}({args})"
+
+
+class UpdateRule(_Rule):
+    """Base class of the step-shaped rules."""
+
+    def init(self, n_params: int, dtype: np.dtype) -> Any:  # pragma: no cover
+        raise NotImplementedError
+
+    def step(self, grad: np.ndarray, state: Any, loss: float | None = None) -> np.ndarray:
+        raise NotImplementedError  # pragma: no cover
 
 
 class Objective(Protocol):
@@ -61,24 +68,25 @@ class Objective(Protocol):
         ...
 
 
-class ClosureRule:
+class ClosureRule(_Rule):
     """Base class of the full-batch solvers that call the objective themselves."""
 
-    name: ClassVar[str] = ""
     full_batch_only: ClassVar[bool] = True
 
     def init(self, n_params: int, dtype: np.dtype) -> Any:
         return None
 
-    def epoch(self, objective: Objective, params: np.ndarray, state: Any) -> float:
-        raise NotImplementedError  # pragma: no cover
-
-    def hyperparameters(self) -> dict[str, Any]:
-        return dict(vars(self))
-
-    def __repr__(self) -> str:
-        args = ", ".join(f"{k}={v!r}" for k, v in self.hyperparameters().items())
-        return f"{type(self).__name__}({args})"
+    def run(
+        self,
+        objective: Objective,
+        params: np.ndarray,
+        state: Any,
+        on_iteration: Callable[[np.ndarray], str | None],
+    ) -> str:  # pragma: no cover
+        """Iterate from ``params`` (moved in place); after each iteration call
+        ``on_iteration(params)``, which records an epoch and returns a reason to stop or
+        None. Returns the reason it stopped: ``on_iteration``'s, or the solver's own."""
+        raise NotImplementedError
 
 
 def check_positive(rule: str, name: str, value: float, *, allow_zero: bool = False) -> float:

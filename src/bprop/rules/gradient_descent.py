@@ -52,10 +52,8 @@ class GradientDescent(UpdateRule):
         return np.multiply(grad, -self.learning_rate, out=state.delta_w)
 
 
-class Momentum(UpdateRule):
-    """Delta w_t = alpha Delta w_{t-1} - eta g_t. Defaults eta = 0.1, alpha = 0.9."""
-
-    name = "momentum"
+class _WithMomentum(UpdateRule):
+    """Shared by Momentum and Nesterov: eta, alpha, and a velocity buffer."""
 
     def __init__(self, learning_rate: float = 0.1, momentum: float = 0.9) -> None:
         self.learning_rate = check_positive(self.name, "learning_rate", learning_rate)
@@ -63,6 +61,12 @@ class Momentum(UpdateRule):
 
     def init(self, n_params, dtype):
         return MomentumState(np.zeros(n_params, dtype), np.zeros(n_params, dtype))
+
+
+class Momentum(_WithMomentum):
+    """Delta w_t = alpha Delta w_{t-1} - eta g_t. Defaults eta = 0.1, alpha = 0.9."""
+
+    name = "momentum"
 
     def step(self, grad, state, loss=None):
         v = state.velocity
@@ -72,17 +76,10 @@ class Momentum(UpdateRule):
         return state.delta_w
 
 
-class Nesterov(UpdateRule):
+class Nesterov(_WithMomentum):
     """v_t = alpha v_{t-1} - eta g_t;  Delta w_t = alpha v_t - eta g_t. Defaults 0.1, 0.9."""
 
     name = "nesterov"
-
-    def __init__(self, learning_rate: float = 0.1, momentum: float = 0.9) -> None:
-        self.learning_rate = check_positive(self.name, "learning_rate", learning_rate)
-        self.momentum = check_in_range(self.name, "momentum", momentum, 0.0, 1.0)
-
-    def init(self, n_params, dtype):
-        return MomentumState(np.zeros(n_params, dtype), np.zeros(n_params, dtype))
 
     def step(self, grad, state, loss=None):
         v, dw = state.velocity, state.delta_w

@@ -4,13 +4,38 @@ from __future__ import annotations
 
 from typing import Any
 
+from .adaptive import AdaGrad, Adam, RMSprop
 from .base import ClosureRule, UpdateRule
 from .gradient_descent import GradientDescent, Momentum, Nesterov
+from .lbfgs import LBFGS
+from .levenberg_marquardt import LevenbergMarquardt
+from .quickprop import Quickprop
+from .rprop import IRpropMinus, IRpropPlus, RpropMinus, RpropPlus
 
 RULES: dict[str, type[UpdateRule] | type[ClosureRule]] = {
-    cls.name: cls for cls in (GradientDescent, Momentum, Nesterov)
+    cls.name: cls
+    for cls in (
+        GradientDescent,
+        Momentum,
+        Nesterov,
+        RpropPlus,
+        RpropMinus,
+        IRpropPlus,
+        IRpropMinus,
+        Quickprop,
+        Adam,
+        AdaGrad,
+        RMSprop,
+        LBFGS,
+        LevenbergMarquardt,
+    )
 }
-_ALIASES = {"sgd": "gd", "gradient_descent": "gd"}
+_ALIASES = {
+    "sgd": "gd",
+    "gradient_descent": "gd",
+    "rprop": "rprop+",
+    "levenberg_marquardt": "lm",
+}
 
 
 def register(cls: type[UpdateRule] | type[ClosureRule], *aliases: str) -> None:
