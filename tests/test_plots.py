@@ -1,0 +1,107 @@
+"""PNG plots: learning curves, confusion matrix, decision boundary."""
+
+from __future__ import annotations
+
+import numpy as np
+import pandas as pd
+import pytest
+
+from bprop import EpochRecord, History, Network
+from bprop.tabular import Preprocessing, TabularModel
+
+pytest.importorskip("matplotlib")
+from matplotlib.image import imread  # noqa: E402
+
+from bprop import plots  # noqa: E402
+
+
+def _history(with_val: bool = True) -> History:
+    h = History()
+    for e in range(1, 11):
+        h.records.append(
+            EpochRecord(
+                epoch=e,
+                loss=1 / e,
+                metric=0.5 + e / 40,
+                val_loss=1.2 / e if with_val else None,
+                val_metric=0.5 + e / 50 if with_val else None,
+            )
+        )
+    h.best_epoch = 10 if with_val else None
+    return h
+
+
+def _model(df: pd.DataFrame, target: str, hidden: int = 3) -> TabularModel:
+    pre = Preprocessing.fit(df, target)
+    net = Network(
+        [pre.n_inputs, hidden, pre.n_outputs],
+        "tanh",
+        "logistic" if pre.task == "classification" else "identity",
+        seed=0,
+    )
+    return TabularModel(net, pre, "binary_cross_entropy", history=_history())
+
+
+def _image(path) -> np.ndarray:
+    assert path.read_bytes()[:8] == b"\x89PNG\r\n\x1a\n"
+    return imread(path)
+
+
+def test_learning_curves(tmp_path):
+    img = _image(plots.learning_curves(_history(), tmp_path / "lc.png"))
+    assert img.shape[1] > img.shape[0]  # two panels side by side: loss and accuracy
+    img1 = _image(plots.learning_curves(_history(with_val=False), tmp_path / "lc1.png"))
+    assert img1.shape == img.shape  # training curves only, same layout
+
+
+def test_learning_curves_without_metric_have_one_panel(tmp_path):
+    h = History([EpochRecord(epoch=e, loss=1 / e) for e in range(1, 5)])
+    img = _image(plots.learning_curves(h, tmp_path / "lc.png"))
+    assert img.shape[:2] == (480, 640)
+
+
+def test_confusion_matrix(tmp_path):
+    img = _image(
+        plots.confusion_matrix_plot(np.array([[5, 1], [2, 7]]), ["a", "b"], tmp_path / "cm.png")
+    )
+    assert img.ndim == 3
+
+
+def test_decision_boundary_shows_both_classes(tmp_path):
+    rng = np.random.default_rng(0)
+    df = pd.DataFrame({"u": rng.normal(size=40), "v": rng.normal(size=40)})
+    df["c"] = np.where(df["u"] > 0, "right", "left")
+    model = _model(df, "c")
+    model.network.weights[0][...] = [[5, 0, 0], [0, 0, 0]]  # the class follows u
+    model.network.biases[0][...] = 0
+    model.network.weights[1][...] = [[5], [0], [0]]
+    model.network.biases[1][...] = 0
+    path = plots.decision_boundary_plot(model, df, tmp_path / "db.png", resolution=50)
+    img = _image(path)
+    colours = {tuple(np.round(px[:3], 1)) for px in img.reshape(-1, img.shape[2])}
+    assert len(colours) > 5
+
+
+def test_decision_boundary_needs_two_numeric_columns(tmp_path):
+    df = pd.DataFrame({"u": [1.0, 2, 3, 4], "w": ["a", "b", "a", "b"], "c": ["x", "y"] * 2})
+    with pytest.raises(ValueError, match="two numeric input columns"):
+        plots.decision_boundary_plot(_model(df, "c"), df, tmp_path / "db.png")
+
+
+def test_training_plots_pick_what_applies(tmp_path):
+    df = pd.DataFrame(
+        {
+            "u": np.arange(8.0),
+            "w": np.arange(8.0) ** 2,
+            "z": np.arange(8.0),
+            "y": np.arange(8.0) * 1.5,
+        }
+    )
+    model = _model(df, "y")
+    assert model.preprocessing.task == "regression"
+    written = plots.training_plots(model, df, tmp_path / "out")
+    assert [p.name for p in written] == ["learning_curves.png"]
+    df2 = df.drop(columns="z").assign(y=["a", "b"] * 4)
+    names = [p.name for p in plots.training_plots(_model(df2, "y"), df2, tmp_path / "out2")]
+    assert names == ["learning_curves.png", "confusion_matrix.png", "decision_boundary.png"]
+    assert not [p for p in (tmp_path / "out2").iterdir() if p.name.endswith(".tmp")]
