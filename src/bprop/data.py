@@ -72,9 +72,7 @@ def check_targets(T: object, n: int, n_outputs: int, dtype: np.dtype, name: str 
     if T.shape[0] != n:
         raise ValueError(f"{name} has {T.shape[0]} rows but X has {n}")
     if T.shape[1] != n_outputs:
-        raise ValueError(
-            f"{name} has {T.shape[1]} columns but the network has {n_outputs} outputs"
-        )
+        raise ValueError(f"{name} has {T.shape[1]} columns but the network has {n_outputs} outputs")
     T = np.ascontiguousarray(T, dtype=dtype)
     if not np.all(np.isfinite(T)):
         raise ValueError(f"{name} contains NaN or infinite values")

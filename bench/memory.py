@@ -1,0 +1,67 @@
+"""Peak memory of training on 1,000,000 x 100 float32 data with a 100-64-1 network.
+
+    python bench/memory.py minibatch   # one epoch, mini-batches of 64, momentum (compiled)
+    python bench/memory.py batch       # one epoch, full batch in blocks, iRprop- (NumPy)
+
+Run each mode in a process of its own (bench/run.py does, after making sure the compiled
+kernel is cached): prints one JSON line with the size of the data (X and y), the
+process's resident memory before the data existed, and its peak resident memory (VmHWM,
+Linux) at the end.
+"""
+
+from __future__ import annotations
+
+import json
+import sys
+from pathlib import Path
+
+import numpy as np
+
+
+def _status_mb(field: str) -> float:
+    for line in Path("/proc/self/status").read_text().splitlines():
+        if line.startswith(field + ":"):
+            return int(line.split()[1]) / 1024
+    raise RuntimeError(f"{field} not in /proc/self/status")
+
+
+def main(mode: str) -> None:
+    from bprop import Network, Trainer
+    from bprop.rules.rprop import IRpropMinus
+
+    if mode not in ("minibatch", "batch"):
+        raise SystemExit(f"mode must be 'minibatch' or 'batch', got {mode!r}")
+    n, d = 1_000_000, 100
+    baseline = _status_mb("VmRSS")
+    rng = np.random.default_rng(0)
+    X = np.empty((n, d), np.float32)
+    for start in range(0, n, 100_000):  # no float64 temporary of the whole array
+        X[start : start + 100_000] = rng.standard_normal((100_000, d), dtype=np.float32)
+    w = rng.standard_normal(d).astype(np.float32) / np.float32(10.0)
+    y = np.tanh(X @ w)
+    data_mb = (X.nbytes + y.nbytes) / 2**20
+    net = Network([d, 64, 1], "tanh", "identity", seed=0, dtype=np.float32)
+    if mode == "minibatch":
+        trainer = Trainer(
+            net,
+            rule="momentum",
+            mode="minibatch",
+            batch_size=64,
+            max_epochs=1,
+            seed=0,
+            progress=False,
+        )
+    else:
+        trainer = Trainer(net, rule=IRpropMinus(), mode="batch", max_epochs=1, progress=False)
+    trainer.fit(X, y)
+    result = {
+        "mode": mode,
+        "data_mb": data_mb,
+        "baseline_mb": baseline,
+        "peak_rss_mb": _status_mb("VmHWM"),
+    }
+    print(json.dumps(result))
+
+
+if __name__ == "__main__":
+    main(sys.argv[1] if len(sys.argv) > 1 else "minibatch")
