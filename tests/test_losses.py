@@ -81,3 +81,13 @@ def test_default_losses():
     assert default_loss(get_activation("softmax")).name == "categorical_cross_entropy"
     assert default_loss(get_activation("logistic")).name == "binary_cross_entropy"
     assert default_loss(get_activation("identity")).name == "squared_error"
+
+
+def test_log_softmax_matches_scipy_and_survives_large_inputs(rng):
+    from scipy.special import log_softmax as scipy_log_softmax
+
+    from bprop.losses import log_softmax
+
+    net = rng.normal(scale=30, size=(6, 4))
+    np.testing.assert_allclose(log_softmax(net), scipy_log_softmax(net, axis=1), rtol=1e-13)
+    np.testing.assert_allclose(log_softmax(np.array([[1e4, 0.0]])), [[0.0, -1e4]])
