@@ -137,7 +137,7 @@ def table(rows: list[dict], seeds: list[int]) -> str:
             f"{r['mean']:.3f} ± {r['std']:.3f} | {r['time']:.3f} | {r['epochs']:.0f} | "
             f"{r['warned']}/{len(seeds)} |"
         )
-    fast = "available" if bprop.fast.available() else "not installed"
+    fast = "available" if bprop.training.fast.available() else "not installed"
     lines += [
         "",
         f"Produced by `bench/compare_sklearn.py --seeds {' '.join(map(str, seeds))} --write` "

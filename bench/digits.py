@@ -1,6 +1,6 @@
 """The demo's digits model against scikit-learn's default MLPClassifier on the same split.
 
-bprop: ``bprop.demo.digits_demo()`` with its defaults (what ``bprop demo`` runs). It trains
+bprop: ``bprop.training.demo.digits_demo()`` with its defaults (what ``bprop demo`` runs). It trains
 on 85% of the training split and uses the other 15% for early stopping. scikit-learn:
 ``MLPClassifier()`` with every default (100 relu units, Adam, up to 200 epochs) trained on
 the whole training split, with the same standardisation. Both are tested on the same 25%
@@ -23,7 +23,7 @@ def main() -> None:
     from sklearn.neural_network import MLPClassifier
     from sklearn.preprocessing import StandardScaler
 
-    from bprop.demo import digits_demo
+    from bprop.training.demo import digits_demo
 
     digits_demo(max_epochs=1)  # warm-up: imports and the compiled kernel's cache
     ours = digits_demo()

@@ -27,7 +27,7 @@ def _status_mb(field: str) -> float:
 
 def main(mode: str) -> None:
     from bprop import Network, Trainer
-    from bprop.rules.rprop import IRpropMinus
+    from bprop.optim.rprop import IRpropMinus
 
     if mode not in ("minibatch", "batch"):
         raise SystemExit(f"mode must be 'minibatch' or 'batch', got {mode!r}")

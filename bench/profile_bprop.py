@@ -27,9 +27,9 @@ def main() -> None:
         from pyinstrument import Profiler
     except ImportError:
         sys.exit("pyinstrument is needed: pip install pyinstrument")
-    import bprop.fast
+    import bprop.training.fast
 
-    bprop.fast.set_enabled(not args.numpy)
+    bprop.training.fast.set_enabled(not args.numpy)
     for name in args.workloads:
         w = WORKLOADS[name]
         X, y = make_data(w)

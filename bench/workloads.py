@@ -12,7 +12,7 @@ Equivalences (so that the work per update is the same):
 - momentum: bprop ``Momentum`` (Delta w = alpha Delta w - eta g) = scikit-learn's
   ``momentum`` with ``nesterovs_momentum=False`` = PyTorch ``SGD(momentum)`` at constant eta;
 - fullbatch: bprop ``irprop-`` with Delta_0 = 0.01 = ``torch.optim.Rprop(lr=0.01)`` (which
-  implements iRprop-, see ``bprop.rules.rprop``), loss 'mse' = ``nn.MSELoss``;
+  implements iRprop-, see ``bprop.optim.rprop``), loss 'mse' = ``nn.MSELoss``;
   scikit-learn has no RPROP: its L-BFGS is timed per iteration (``n_iter_``) instead.
 """
 
@@ -124,8 +124,8 @@ def train_bprop(w: Workload, X: np.ndarray, y: np.ndarray) -> float:
 def train_bprop_trainer(w: Workload, X: np.ndarray, y: np.ndarray) -> float:
     """bprop through its Trainer (what the estimators call), without the estimator layer."""
     from bprop import Network, Trainer
-    from bprop.rules import Momentum
-    from bprop.rules.rprop import IRpropMinus
+    from bprop.optim import Momentum
+    from bprop.optim.rprop import IRpropMinus
 
     output = "softmax" if w.task == "classify" else "identity"
     net = Network(w.sizes, w.hidden, output, seed=0, dtype=w.dtype)

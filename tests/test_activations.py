@@ -6,7 +6,7 @@ import numpy as np
 import pytest
 
 from bprop import ACTIVATIONS, get_activation
-from bprop.activations import LeakyReLU
+from bprop.core.activations import LeakyReLU
 
 X = np.linspace(-4, 4, 17).reshape(1, -1) + 0.013  # avoids the ReLU kink at 0 exactly
 

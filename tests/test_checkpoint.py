@@ -11,15 +11,15 @@ import numpy as np
 import pytest
 
 from bprop import EarlyStopping, ModelFileError, Network, Trainer
-from bprop.checkpoint import (
+from bprop.training.checkpoint import (
     CheckpointCallback,
     load_checkpoint,
     restore,
     save_checkpoint,
     training_finished,
 )
-from bprop.io import read_safetensors, write_safetensors
-from bprop.rules import RULES, UpdateRule, get_rule
+from bprop.files.container import read_safetensors, write_safetensors
+from bprop.optim import RULES, UpdateRule, get_rule
 
 EPOCHS, CUT = 6, 3
 

@@ -276,12 +276,12 @@ def test_output_path_is_checked_before_training(tmp_path, capsys, monkeypatch, w
     path = tmp_path / "d.csv"
     _frame().to_csv(path, index=False)
     out = tmp_path / "nope" / "m.bprop" if where == "missing directory" else tmp_path
-    import bprop.train
+    import bprop.training.trainer
 
     def no_training(*args, **kwargs):  # pragma: no cover - must not be reached
         raise AssertionError("training started before the output path was checked")
 
-    monkeypatch.setattr(bprop.train.Trainer, "fit", no_training)
+    monkeypatch.setattr(bprop.training.trainer.Trainer, "fit", no_training)
     _fails(
         capsys,
         ["train", str(path), "--target", "y", "--out", str(out), *FAST],

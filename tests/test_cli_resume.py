@@ -13,7 +13,7 @@ import pandas as pd
 import pytest
 
 import bprop
-from bprop.checkpoint import load_checkpoint
+from bprop.training.checkpoint import load_checkpoint
 from bprop.cli import main
 
 #: enough epochs that the subprocess is still training when the first checkpoint appears

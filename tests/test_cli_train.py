@@ -10,7 +10,7 @@ import pytest
 
 import bprop
 from bprop.cli import main
-from bprop.tabular import TabularModel
+from bprop.sklearn.tabular import TabularModel
 
 FAST = ["--epochs", "8", "--hidden", "6", "--no-progress", "--lr", "0.1"]
 

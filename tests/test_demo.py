@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import numpy as np
 
-from bprop import demo
+from bprop.training import demo
 from bprop.cli import main
 
 

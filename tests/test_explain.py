@@ -15,7 +15,7 @@ import pytest
 
 from bprop import Network, get_loss, numeric_gradient
 from bprop.cli import main
-from bprop.explain import explain_step
+from bprop.training.explain import explain_step
 
 MAZUR = {
     "weights": [[[0.15, 0.25], [0.20, 0.30]], [[0.40, 0.50], [0.45, 0.55]]],

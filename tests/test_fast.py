@@ -1,7 +1,7 @@
 """The compiled (numba) epoch kernel against the NumPy path, and its fall-backs.
 
 The NumPy path is the reference: every test trains the same network twice from the same
-seeds, once with the compiled path allowed and once inside ``bprop.fast.disabled()``,
+seeds, once with the compiled path allowed and once inside ``bprop.training.fast.disabled()``,
 and compares the weights. Learning rates are small enough that training is not chaotic
 (with lr 0.05 and momentum 0.9 online, rounding differences of 1e-16 grow to O(1)).
 """
@@ -11,11 +11,11 @@ from __future__ import annotations
 import numpy as np
 import pytest
 
-import bprop.fast as fast
+import bprop.training.fast as fast
 from bprop import DivergenceWarning, Network, Trainer
-from bprop.estimators._solvers import SklearnAdam
-from bprop.rules import GradientDescent, Momentum, Nesterov
-from bprop.rules.adaptive import Adam
+from bprop.sklearn._solvers import SklearnAdam
+from bprop.optim import GradientDescent, Momentum, Nesterov
+from bprop.optim.adaptive import Adam
 
 pytest.importorskip("numba", reason="the compiled path needs numba (bprop[fast])")
 
@@ -208,7 +208,7 @@ def test_divergence_is_caught_and_weights_restored():
     np.testing.assert_array_equal(net.params, start)  # the weights before the bad epoch
 
 
-# The kernels' own tanh and logistic (vectorisable, see bprop.fast._kernels). Bound: the
+# The kernels' own tanh and logistic (vectorisable, see bprop.training.fast._kernels). Bound: the
 # polynomial/rational approximations are good to about 1 ulp and each adds at most four
 # roundings of 0.5 ulp, so 3 ulp of the exact value (measured: 1.3 for tanh, 2.2 for the
 # logistic). The exact value comes from x86's 80-bit long double where there is one; else
@@ -230,7 +230,7 @@ def _ulps_from_exact(got, x, exact_long, reference_double):
 
 
 def test_compiled_tanh_is_within_a_few_ulp():
-    from bprop.fast import _kernels
+    from bprop.training.fast import _kernels
 
     rng = np.random.default_rng(0)
     x = np.concatenate(
@@ -256,7 +256,7 @@ def test_compiled_tanh_is_within_a_few_ulp():
 def test_compiled_logistic_is_within_a_few_ulp():
     from scipy.special import expit
 
-    from bprop.fast import _kernels
+    from bprop.training.fast import _kernels
 
     rng = np.random.default_rng(0)
     x = np.concatenate(

@@ -33,7 +33,7 @@ def test_backward_through_a_single_unit_equals_the_matrix_product(n_out):
     rng = np.random.default_rng(0)
     net = Network([5, 7, 4, n_out], "tanh", "identity", seed=0)
     X, T = rng.standard_normal((50, 5)), rng.standard_normal((50, n_out))
-    from bprop.losses import SquaredError
+    from bprop.core.losses import SquaredError
 
     net.gradient(X, T, SquaredError())
     # The generalised delta rule written out with matrix products.

@@ -12,7 +12,7 @@ import numpy as np
 import pytest
 
 from bprop import ACTIVATIONS, Network, get_loss, gradcheck, numeric_gradient, one_hot
-from bprop.gradcheck import gradcheck as gradcheck_fn
+from bprop.core.gradcheck import gradcheck as gradcheck_fn
 
 HIDDEN = sorted(ACTIVATIONS)
 OUTPUT_LOSS = [
@@ -106,7 +106,7 @@ def test_sample_weights_enter_the_gradient():
 
 def test_gradcheck_detects_a_wrong_derivative():
     """A check that cannot fail is no check: break tanh's derivative and see it caught."""
-    from bprop.activations import Tanh
+    from bprop.core.activations import Tanh
 
     class WrongTanh(Tanh):
         def backward(self, dE_do, net, o, out):

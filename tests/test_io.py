@@ -12,7 +12,7 @@ import pytest
 
 import bprop
 from bprop import ModelFileError, Network
-from bprop.io import MAX_HEADER_BYTES, atomic_write, read_model_file, write_safetensors
+from bprop.files.container import MAX_HEADER_BYTES, atomic_write, read_model_file, write_safetensors
 
 
 def _net(dtype=np.float64) -> Network:
@@ -406,7 +406,7 @@ def _tabular_file(tmp_path):
 def test_fuzzed_metadata_never_escapes_as_another_exception(tmp_path, which, capsys):
     """Every metadata value replaced by hostile JSON: load either works or raises a
     ModelFileError; `bprop info` prints one error line."""
-    from bprop.checkpoint import load_checkpoint
+    from bprop.training.checkpoint import load_checkpoint
     from bprop.cli import main
 
     path = _tabular_file(tmp_path)

@@ -12,7 +12,7 @@ pd = pytest.importorskip("pandas")
 from sklearn.compose import ColumnTransformer  # noqa: E402
 from sklearn.preprocessing import OneHotEncoder, StandardScaler  # noqa: E402
 
-from bprop.tabular import DataError, Preprocessing, infer_task, read_table  # noqa: E402
+from bprop.sklearn.tabular import DataError, Preprocessing, infer_task, read_table  # noqa: E402
 
 
 def _frame(n: int = 50) -> pd.DataFrame:

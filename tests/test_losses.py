@@ -6,7 +6,7 @@ import numpy as np
 import pytest
 
 from bprop import get_activation, get_loss
-from bprop.losses import default_loss
+from bprop.core.losses import default_loss
 
 
 def values(loss_name, act_name, net, t):
@@ -86,7 +86,7 @@ def test_default_losses():
 def test_log_softmax_matches_scipy_and_survives_large_inputs(rng):
     from scipy.special import log_softmax as scipy_log_softmax
 
-    from bprop.losses import log_softmax
+    from bprop.core.losses import log_softmax
 
     net = rng.normal(scale=30, size=(6, 4))
     np.testing.assert_allclose(log_softmax(net), scipy_log_softmax(net, axis=1), rtol=1e-13)

@@ -8,7 +8,7 @@ import pytest
 
 import bprop
 from bprop.cli import main
-from bprop.onnx_export import onnx_feed
+from bprop.sklearn.onnx import onnx_feed
 
 ort = pytest.importorskip("onnxruntime")
 onnx = pytest.importorskip("onnx")

@@ -7,12 +7,12 @@ import pandas as pd
 import pytest
 
 from bprop import EpochRecord, History, Network
-from bprop.tabular import Preprocessing, TabularModel
+from bprop.sklearn.tabular import Preprocessing, TabularModel
 
 pytest.importorskip("matplotlib")
 from matplotlib.image import imread  # noqa: E402
 
-from bprop import plots  # noqa: E402
+from bprop.cli import plots  # noqa: E402
 
 
 def _history(with_val: bool = True) -> History:

@@ -1,4 +1,4 @@
-"""bprop.jacobian: per-pattern Jacobians by backpropagation against finite differences."""
+"""bprop.core.jacobian: per-pattern Jacobians by backpropagation against finite differences."""
 
 from __future__ import annotations
 
@@ -6,8 +6,8 @@ import numpy as np
 import pytest
 
 from bprop import Network
-from bprop.jacobian import gauss_newton, output_jacobian, residuals_and_jacobian
-from bprop.losses import BinaryCrossEntropy, MeanSquaredError, SquaredError
+from bprop.core.jacobian import gauss_newton, output_jacobian, residuals_and_jacobian
+from bprop.core.losses import BinaryCrossEntropy, MeanSquaredError, SquaredError
 
 
 def _central_difference(f, w, h=1e-6):

@@ -6,7 +6,7 @@ import pytest
 
 import bprop
 from bprop import get_rule
-from bprop.rules import RULES
+from bprop.optim import RULES
 
 BAD = [
     ("rprop+", {"eta_minus": 1.0}, "eta_minus", "1.0"),
@@ -68,7 +68,7 @@ NAMES = {
 @pytest.mark.parametrize("name", sorted(NAMES))
 def test_registry_names_and_exports(name: str) -> None:
     cls = getattr(bprop, NAMES[name])
-    assert cls is getattr(bprop.rules, NAMES[name])
+    assert cls is getattr(bprop.optim, NAMES[name])
     assert RULES[name] is cls
     assert type(get_rule(name.upper())) is cls
     assert NAMES[name] in bprop.__all__

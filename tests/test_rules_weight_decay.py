@@ -15,7 +15,7 @@ import numpy as np
 import pytest
 
 from bprop import ExponentialDecay, Network, Trainer, get_rule
-from bprop.rules import UpdateRule
+from bprop.optim import UpdateRule
 
 LAMBDA = 0.5
 RULES = {

@@ -14,7 +14,7 @@ from bprop import (
     StepDecay,
     Trainer,
 )
-from bprop.history import EpochRecord, History
+from bprop.training.history import EpochRecord, History
 
 
 def test_constant() -> None:

@@ -25,7 +25,7 @@ from bprop import (
     Network,
     TargetError,
 )
-from bprop.estimators._solvers import SklearnAdam
+from bprop.sklearn._solvers import SklearnAdam
 
 pytestmark = pytest.mark.filterwarnings("ignore::sklearn.exceptions.ConvergenceWarning")
 

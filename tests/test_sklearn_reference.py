@@ -24,7 +24,7 @@ from sklearn.neural_network import MLPClassifier as SkClassifier
 from sklearn.neural_network import MLPRegressor as SkRegressor
 from sklearn.preprocessing import StandardScaler
 
-import bprop.fast
+import bprop.training.fast
 from bprop import MLPClassifier, MLPRegressor
 
 TIGHT = dict(rtol=1e-9, atol=1e-12)
@@ -33,7 +33,7 @@ TIGHT = dict(rtol=1e-9, atol=1e-12)
 @pytest.fixture(params=["fast-allowed", "numpy-only"])
 def fast_path(request):
     if request.param == "numpy-only":
-        with bprop.fast.disabled():
+        with bprop.training.fast.disabled():
             yield request.param
     else:
         yield request.param
@@ -175,7 +175,7 @@ def test_lbfgs_matches_sklearn(kind):
     """The same scipy routine on the same objective: the same iterates to rounding.
 
     One regression output only: for K > 1 outputs scikit-learn hands scipy the loss
-    divided by K but the gradient of the undivided sum (see bprop.estimators._base), so
+    divided by K but the gradient of the undivided sum (see bprop.sklearn._base), so
     its line searches see an inconsistent pair and the iterates differ from bprop's.
     """
     params = dict(solver="lbfgs", hidden_layer_sizes=(6,), random_state=0, alpha=1e-2)
@@ -191,7 +191,7 @@ def test_lbfgs_matches_sklearn(kind):
 def test_sample_weight_gradient_matches_sklearn(fast_path):
     """With unequal sample weights the updates (hence the weights) match scikit-learn's.
 
-    The reported loss differs by definition (see bprop.estimators._base), so the stopping
+    The reported loss differs by definition (see bprop.sklearn._base), so the stopping
     test is switched off with n_iter_no_change.
     """
     X, y = classification(2)

@@ -19,7 +19,7 @@ from bprop import (
     Trainer,
     UpStrips,
 )
-from bprop.stopping import generalization_loss, training_progress
+from bprop.training.stopping import generalization_loss, training_progress
 
 
 def history_of(train, val=None, metric=None):

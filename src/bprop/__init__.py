@@ -3,15 +3,15 @@
 The public API is re-exported here; see the README for a quickstart.
 """
 
-from .activations import ACTIVATIONS, Activation, get_activation
-from .data import one_hot, standardize
-from .gradcheck import gradcheck, numeric_gradient
-from .history import EpochRecord, History
-from .init import INITIALIZERS, get_initializer
-from .io import ModelFileError, load, save
-from .losses import LOSSES, Loss, get_loss
-from .network import Network
-from .rules import (
+from bprop.core.activations import ACTIVATIONS, Activation, get_activation
+from bprop.core.data import one_hot, standardize
+from bprop.core.gradcheck import gradcheck, numeric_gradient
+from bprop.training.history import EpochRecord, History
+from bprop.core.init import INITIALIZERS, get_initializer
+from bprop.files.container import ModelFileError, load, save
+from bprop.core.losses import LOSSES, Loss, get_loss
+from bprop.core.network import Network
+from bprop.optim import (
     LBFGS,
     AdaGrad,
     Adam,
@@ -29,8 +29,14 @@ from .rules import (
     UpdateRule,
     get_rule,
 )
-from .schedules import Constant, ExponentialDecay, InverseScaling, ReduceOnPlateau, StepDecay
-from .stopping import (
+from bprop.optim.schedules import (
+    Constant,
+    ExponentialDecay,
+    InverseScaling,
+    ReduceOnPlateau,
+    StepDecay,
+)
+from bprop.training.stopping import (
     AllCorrect,
     EarlyStopping,
     GeneralizationLoss,
@@ -39,7 +45,7 @@ from .stopping import (
     TargetError,
     UpStrips,
 )
-from .train import DivergenceWarning, Trainer
+from bprop.training.trainer import DivergenceWarning, Trainer
 
 __version__ = "0.1.0"
 
@@ -49,7 +55,7 @@ _ESTIMATORS = ("MLPAutoencoder", "MLPClassifier", "MLPRegressor")
 
 def __getattr__(name: str):
     if name in _ESTIMATORS:
-        from . import estimators
+        from bprop import sklearn as estimators
 
         return getattr(estimators, name)
     raise AttributeError(f"module 'bprop' has no attribute {name!r}")

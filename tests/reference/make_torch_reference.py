@@ -13,7 +13,7 @@ b_0, W_1, b_1). L-BFGS is compared on a strictly convex problem (linear least sq
 a 3-1 identity network): torch.optim.LBFGS with the strong-Wolfe line search is run to
 convergence and its end point stored, since its iterates differ from scipy's L-BFGS-B.
 
-Variant correspondence (see the bprop.rules docstrings):
+Variant correspondence (see the bprop.optim docstrings):
   SGD(lr)                       -> GradientDescent(lr)
   SGD(lr, momentum)             -> Momentum(lr, momentum)         (same while lr constant)
   SGD(lr, momentum, nesterov)   -> Nesterov(lr, momentum)         (same while lr constant)

@@ -1,0 +1,152 @@
+"""PNG plots of a trained tabular model (matplotlib, no display needed).
+
+- ``learning_curves.png``: training and validation loss per epoch (log scale when all
+  positive), and the accuracy curves for classification;
+- ``confusion_matrix.png``: counts of true (rows) against predicted (columns) classes on
+  the given data (classification);
+- ``decision_boundary.png``: the predicted class over a grid spanning the two input
+  columns, with the data on top (classification with exactly two numeric input columns).
+
+Figures are drawn with :class:`matplotlib.figure.Figure` and the Agg canvas, never
+pyplot, so nothing global changes and no window opens; files are written atomically.
+"""
+
+from __future__ import annotations
+
+import os
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+
+__all__ = ["confusion_matrix_plot", "decision_boundary_plot", "learning_curves", "training_plots"]
+
+
+def _figure(width: float = 6.4, height: float = 4.8):
+    try:
+        from matplotlib.backends.backend_agg import FigureCanvasAgg
+        from matplotlib.figure import Figure
+    except ImportError:  # pragma: no cover - the 'plot' extra
+        raise ImportError("plots need matplotlib: pip install 'bprop[plot]'") from None
+    fig = Figure(figsize=(width, height), dpi=100)
+    FigureCanvasAgg(fig)
+    return fig
+
+
+def _save(fig, path: Path) -> Path:
+    from bprop.files.container import atomic_write
+
+    fig.tight_layout()
+    with atomic_write(path) as fh:
+        fig.savefig(fh, format="png")
+    return path
+
+
+def learning_curves(history: Any, path: str | os.PathLike) -> Path:
+    """Training and validation loss (and accuracy, if recorded) against the epoch."""
+    epochs = np.array([r.epoch for r in history.records])
+    has_metric = not np.all(np.isnan(history.metric))
+    fig = _figure(9.6 if has_metric else 6.4, 4.8)
+    ax = fig.add_subplot(1, 2 if has_metric else 1, 1)
+    ax.plot(epochs, history.loss, label="training")
+    if not np.all(np.isnan(history.val_loss)):
+        ax.plot(epochs, history.val_loss, label="validation")
+    losses = np.concatenate([history.loss, history.val_loss])
+    if np.all(losses[np.isfinite(losses)] > 0):
+        ax.set_yscale("log")
+    if history.best_epoch is not None:
+        ax.axvline(history.best_epoch, color="grey", linestyle=":", label="best epoch")
+    ax.set(xlabel="epoch", ylabel="mean loss", title="loss")
+    ax.legend()
+    if has_metric:
+        ax2 = fig.add_subplot(1, 2, 2)
+        ax2.plot(epochs, history.metric, label="training")
+        if not np.all(np.isnan(history.val_metric)):
+            ax2.plot(epochs, history.val_metric, label="validation")
+        ax2.set(xlabel="epoch", ylabel="accuracy", title="accuracy")
+        ax2.legend()
+    return _save(fig, Path(path))
+
+
+def confusion_matrix_plot(matrix: np.ndarray, labels: list, path: str | os.PathLike) -> Path:
+    """A confusion matrix (rows: true class, columns: predicted class) with counts."""
+    matrix = np.asarray(matrix)
+    k = len(labels)
+    fig = _figure(1.5 + 0.6 * k, 1.2 + 0.6 * k) if k > 6 else _figure(5.0, 4.2)
+    ax = fig.add_subplot(1, 1, 1)
+    im = ax.imshow(matrix, cmap="Blues")
+    fig.colorbar(im, ax=ax)
+    ax.set_xticks(range(k), [str(c) for c in labels], rotation=45 if k > 4 else 0)
+    ax.set_yticks(range(k), [str(c) for c in labels])
+    ax.set(xlabel="predicted", ylabel="true", title="confusion matrix")
+    threshold = matrix.max() / 2 if matrix.size else 0
+    for i in range(k):
+        for j in range(k):
+            ax.text(
+                j,
+                i,
+                str(matrix[i, j]),
+                ha="center",
+                va="center",
+                color="white" if matrix[i, j] > threshold else "black",
+            )
+    return _save(fig, Path(path))
+
+
+def decision_boundary_plot(
+    model: Any, df: Any, path: str | os.PathLike, resolution: int = 200
+) -> Path:
+    """The predicted class over a grid of the two numeric input columns, with the data."""
+    import pandas as pd
+
+    pre = model.preprocessing
+    cols = [c.name for c in pre.columns]
+    if len(cols) != 2 or any(c.kind != "numeric" for c in pre.columns):
+        raise ValueError("a decision boundary needs exactly two numeric input columns")
+    x = df[cols[0]].to_numpy(dtype=float)
+    y = df[cols[1]].to_numpy(dtype=float)
+
+    def span(v: np.ndarray) -> np.ndarray:
+        lo, hi = np.nanmin(v), np.nanmax(v)
+        pad = 0.1 * (hi - lo) if hi > lo else 1.0
+        return np.linspace(lo - pad, hi + pad, resolution)
+
+    gx, gy = np.meshgrid(span(x), span(y))
+    grid = pd.DataFrame({cols[0]: gx.ravel(), cols[1]: gy.ravel()})
+    _, proba = pre.decode(model.outputs(grid))
+    assert proba is not None
+    cls = proba.argmax(axis=1).reshape(gx.shape)
+    fig = _figure()
+    ax = fig.add_subplot(1, 1, 1)
+    k = len(pre.classes)
+    ax.contourf(gx, gy, cls, levels=np.arange(k + 1) - 0.5, cmap="coolwarm", alpha=0.3)
+    if pre.target in df.columns:
+        codes = pre.encode_target(df)
+        scatter = ax.scatter(
+            x, y, c=codes, cmap="coolwarm", vmin=0, vmax=k - 1, edgecolors="k", s=20
+        )
+        handles = scatter.legend_elements()[0]
+        ax.legend(handles, [str(c) for c in pre.classes], title=pre.target)
+    ax.set(xlabel=cols[0], ylabel=cols[1], title="decision regions")
+    return _save(fig, Path(path))
+
+
+def training_plots(model: Any, df: Any, directory: str | os.PathLike) -> list[Path]:
+    """All plots that apply to the model (and data, if given); returns the files written."""
+    out = Path(directory)
+    out.mkdir(parents=True, exist_ok=True)
+    written = []
+    if model.history is not None and model.history.records:
+        written.append(learning_curves(model.history, out / "learning_curves.png"))
+    pre = model.preprocessing
+    if df is not None and pre.task == "classification" and pre.target in df.columns:
+        from sklearn.metrics import confusion_matrix
+
+        codes = pre.encode_target(df)
+        _, proba = pre.decode(model.outputs(df))
+        assert proba is not None
+        matrix = confusion_matrix(codes, proba.argmax(axis=1), labels=list(range(len(pre.classes))))
+        written.append(confusion_matrix_plot(matrix, pre.classes, out / "confusion_matrix.png"))
+        if len(pre.columns) == 2 and all(c.kind == "numeric" for c in pre.columns):
+            written.append(decision_boundary_plot(model, df, out / "decision_boundary.png"))
+    return written

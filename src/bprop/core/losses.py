@@ -1,0 +1,254 @@
+"""Loss functions E, and the output deltas dE/dnet that start the backward pass.
+
+Reductions, stated once for all losses: every loss defines a per-pattern error E_p,
+summed over the output units k as written below. ``Loss.total`` returns the (optionally
+weighted) **sum** over patterns, sum_p s_p E_p, so that blocks of data add up in any
+order; the trainer divides by the weight total to report and train on the **mean** over
+patterns.
+
+==========================  =========================================================
+``squared_error``           E_p = 1/2 sum_k (t_k - o_k)^2    (the classic texts' E)
+``mse``                     E_p = 1/K sum_k (t_k - o_k)^2    (K outputs; mean over
+                            patterns gives the usual mean squared error)
+``binary_cross_entropy``    E_p = -sum_k [t_k ln o_k + (1 - t_k) ln(1 - o_k)]
+``categorical_cross_entropy``  E_p = -sum_k t_k ln o_k
+==========================  =========================================================
+
+Numerical care: with a logistic output, binary cross-entropy is evaluated from the net
+input as sum_k [ln(1 + e^{net_k}) - t_k net_k] (``logaddexp``); with a softmax output,
+categorical cross-entropy as -sum_k t_k (net_k - logsumexp(net)). The output delta is
+then the fused ``o - t`` (``o sum_k t_k - t`` for softmax, exact even for targets that do
+not sum to one), never the product of two ill-conditioned factors. Other pairs go through
+the activation's backward: delta = phi'(net) * dE/do.
+"""
+
+from __future__ import annotations
+
+from typing import ClassVar
+
+import numpy as np
+
+from bprop.core.activations import Activation, Identity, Logistic, Softmax
+
+__all__ = [
+    "BinaryCrossEntropy",
+    "CategoricalCrossEntropy",
+    "Loss",
+    "MeanSquaredError",
+    "SquaredError",
+    "LOSSES",
+    "get_loss",
+    "default_loss",
+]
+
+
+class Loss:
+    """Base class. Subclasses define the per-pattern error and its derivative."""
+
+    name: ClassVar[str] = ""
+    #: Output activations whose range keeps the loss finite; None means any.
+    allowed_outputs: ClassVar[tuple[str, ...] | None] = None
+
+    def check_output(self, activation: Activation) -> None:
+        """Refuse an output activation the loss is not defined for."""
+        if self.allowed_outputs is not None and activation.name not in self.allowed_outputs:
+            raise ValueError(
+                f"loss {self.name!r} needs outputs in (0, 1); output activation "
+                f"{activation.name!r} is not allowed with it (use one of "
+                f"{', '.join(self.allowed_outputs)})"
+            )
+
+    def per_pattern(
+        self, o: np.ndarray, t: np.ndarray, net: np.ndarray, activation: Activation
+    ) -> np.ndarray:  # pragma: no cover
+        """E_p for every pattern (row), shape (n,)."""
+        raise NotImplementedError
+
+    def total(
+        self,
+        o: np.ndarray,
+        t: np.ndarray,
+        net: np.ndarray,
+        activation: Activation,
+        sample_weight: np.ndarray | None = None,
+    ) -> float:
+        """sum_p s_p E_p (s_p = 1 without sample weights)."""
+        e = self.per_pattern(o, t, net, activation)
+        return float(e.sum() if sample_weight is None else e @ sample_weight)
+
+    def dE_do(self, o: np.ndarray, t: np.ndarray) -> np.ndarray:  # pragma: no cover
+        """dE_p/do_k for every pattern and output."""
+        raise NotImplementedError
+
+    def fused_delta(
+        self, o: np.ndarray, t: np.ndarray, activation: Activation, out: np.ndarray
+    ) -> np.ndarray | None:
+        """The output delta in closed form when (loss, activation) allow it, else None."""
+        return None
+
+    def output_delta(
+        self,
+        o: np.ndarray,
+        t: np.ndarray,
+        net: np.ndarray,
+        activation: Activation,
+        out: np.ndarray,
+    ) -> np.ndarray:
+        """delta_k = dE_p/dnet_k of the output units, written into ``out``."""
+        fused = self.fused_delta(o, t, activation, out)
+        if fused is not None:
+            return fused
+        return activation.backward(self.dE_do(o, t), net, o, out)
+
+    def __repr__(self) -> str:
+        return f"{type(self).__name__}()"
+
+    def __eq__(self, other: object) -> bool:
+        return type(self) is type(other)
+
+    def __hash__(self) -> int:
+        return hash(type(self))
+
+
+class SquaredError(Loss):
+    """E_p = 1/2 sum_k (t_k - o_k)^2;  dE_p/do_k = o_k - t_k."""
+
+    name = "squared_error"
+
+    def per_pattern(self, o, t, net, activation):
+        d = o - t
+        return 0.5 * np.einsum("ij,ij->i", d, d)
+
+    def dE_do(self, o, t):
+        return o - t
+
+    def fused_delta(self, o, t, activation, out):
+        if isinstance(activation, Identity):
+            return np.subtract(o, t, out=out)
+        return None
+
+
+class MeanSquaredError(Loss):
+    """E_p = 1/K sum_k (t_k - o_k)^2 (K outputs);  dE_p/do_k = 2 (o_k - t_k) / K."""
+
+    name = "mse"
+
+    def per_pattern(self, o, t, net, activation):
+        d = o - t
+        return np.einsum("ij,ij->i", d, d) / o.shape[1]
+
+    def dE_do(self, o, t):
+        return (o - t) * (2.0 / o.shape[1])
+
+    def fused_delta(self, o, t, activation, out):
+        if isinstance(activation, Identity):
+            np.subtract(o, t, out=out)
+            out *= 2.0 / o.shape[1]
+            return out
+        return None
+
+
+def log_softmax(net: np.ndarray) -> np.ndarray:
+    """ln softmax(net) per row = net - logsumexp(net), with the row maximum taken out first.
+
+    Plain NumPy: scipy.special.logsumexp costs ~30 us a call in array-API dispatch, more
+    than the arithmetic for the small blocks of online and mini-batch training.
+    """
+    shifted = net - net.max(axis=1, keepdims=True)
+    shifted -= np.log(np.exp(shifted).sum(axis=1, keepdims=True))
+    return shifted
+
+
+def _clipped_log(x: np.ndarray) -> np.ndarray:
+    tiny = np.finfo(x.dtype).tiny if x.dtype.kind == "f" else 1e-300
+    return np.log(np.clip(x, tiny, None))
+
+
+class BinaryCrossEntropy(Loss):
+    """E_p = -sum_k [t_k ln o_k + (1 - t_k) ln(1 - o_k)].
+
+    With a logistic output: E_p = sum_k [ln(1 + e^{net_k}) - t_k net_k] and delta = o - t.
+    """
+
+    name = "binary_cross_entropy"
+    allowed_outputs = ("logistic", "softmax")
+
+    def per_pattern(self, o, t, net, activation):
+        if isinstance(activation, Logistic):
+            e = np.logaddexp(0, net) - t * net
+        else:
+            e = -(t * _clipped_log(o) + (1 - t) * _clipped_log(1 - o))
+        return e.sum(axis=1)
+
+    def dE_do(self, o, t):
+        tiny = np.finfo(o.dtype).tiny
+        return (o - t) / np.clip(o * (1 - o), tiny, None)
+
+    def fused_delta(self, o, t, activation, out):
+        if isinstance(activation, Logistic):
+            return np.subtract(o, t, out=out)
+        return None
+
+
+class CategoricalCrossEntropy(Loss):
+    """E_p = -sum_k t_k ln o_k.
+
+    With a softmax output: E_p = -sum_k t_k (net_k - logsumexp(net)) and
+    delta_k = o_k sum_j t_j - t_k (= o_k - t_k for one-hot targets).
+    """
+
+    name = "categorical_cross_entropy"
+    allowed_outputs = ("softmax", "logistic")
+
+    def per_pattern(self, o, t, net, activation):
+        log_o = log_softmax(net) if isinstance(activation, Softmax) else _clipped_log(o)
+        return -np.einsum("ij,ij->i", t, log_o)
+
+    def dE_do(self, o, t):
+        return -t / np.clip(o, np.finfo(o.dtype).tiny, None)
+
+    def fused_delta(self, o, t, activation, out):
+        if isinstance(activation, Softmax):
+            np.multiply(o, t.sum(axis=1, keepdims=True), out=out)
+            out -= t
+            return out
+        return None
+
+
+LOSSES: dict[str, type[Loss]] = {
+    cls.name: cls
+    for cls in (SquaredError, MeanSquaredError, BinaryCrossEntropy, CategoricalCrossEntropy)
+}
+_ALIASES = {
+    "sse": "squared_error",
+    "mean_squared_error": "mse",
+    "bce": "binary_cross_entropy",
+    "log_loss": "binary_cross_entropy",
+    "cce": "categorical_cross_entropy",
+    "cross_entropy": "categorical_cross_entropy",
+}
+
+
+def get_loss(spec: str | Loss) -> Loss:
+    """A loss from its name (see the module docstring for the names and aliases) or itself."""
+    if isinstance(spec, Loss):
+        return spec
+    if isinstance(spec, str):
+        key = _ALIASES.get(spec.lower(), spec.lower())
+        if key in LOSSES:
+            return LOSSES[key]()
+    expected = ", ".join(sorted(LOSSES) + sorted(_ALIASES))
+    raise ValueError(f"unknown loss {spec!r}; expected one of: {expected}")
+
+
+def default_loss(output_activation: Activation) -> Loss:
+    """The natural loss for an output activation: the pairs with the fused delta o - t.
+
+    softmax -> categorical cross-entropy, logistic -> binary cross-entropy, otherwise
+    squared error.
+    """
+    if isinstance(output_activation, Softmax):
+        return CategoricalCrossEntropy()
+    if isinstance(output_activation, Logistic):
+        return BinaryCrossEntropy()
+    return SquaredError()

@@ -1,0 +1,117 @@
+"""The update-rule interface.
+
+An update rule turns the gradient of the mean training error into a weight change.
+Rules see only flat arrays (all weights and biases of a network in one vector), never a
+network, so that one rule serves any depth and the trainer can run it on anything.
+
+Two shapes of rule exist:
+
+- :class:`UpdateRule` (gradient descent, momentum, Nesterov, the RPROP family, Quickprop,
+  Adam, ...): ``state = rule.init(n_params, dtype)``, then for each update
+  ``delta_w = rule.step(grad, state, loss)`` and the trainer applies ``w += delta_w``.
+  ``step`` updates ``state`` in place and may return an array owned by the state (valid
+  until the next call). ``loss`` is the mean error of the patterns the gradient came
+  from, at the weights the gradient was taken at (iRprop+ needs it).
+- :class:`ClosureRule` (L-BFGS, Levenberg-Marquardt): full-batch solvers that evaluate
+  the objective themselves and keep their own loop (scipy's L-BFGS-B keeps its memory
+  inside one call). The trainer calls ``rule.run(objective, params, state, on_iteration)``
+  once; ``on_iteration(params)``, called after every solver iteration, records one epoch
+  (validation, callbacks, stopping criteria, max_epochs) and says whether to stop.
+
+Hyperparameters are validated at construction with a ValueError that names the rule and
+the value.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+from typing import Any, ClassVar, Protocol
+
+import numpy as np
+
+__all__ = ["ClosureRule", "Objective", "UpdateRule", "check_positive", "check_in_range"]
+
+
+class _Rule:
+    """What every rule has: a registry name, and hyperparameters as plain data."""
+
+    name: ClassVar[str] = ""
+    #: True for rules defined only for full-batch learning (they refuse mini-batches).
+    full_batch_only: ClassVar[bool] = False
+
+    def hyperparameters(self) -> dict[str, Any]:
+        """The constructor arguments, as plain data (for model files and reports)."""
+        return dict(vars(self))
+
+    def __repr__(self) -> str:
+        args = ", ".join(f"{k}={v!r}" for k, v in self.hyperparameters().items())
+        return f"{type(self).__name__}({args})"
+
+
+class UpdateRule(_Rule):
+    """Base class of the step-shaped rules."""
+
+    def init(self, n_params: int, dtype: np.dtype) -> Any:  # pragma: no cover
+        raise NotImplementedError
+
+    def step(self, grad: np.ndarray, state: Any, loss: float | None = None) -> np.ndarray:
+        raise NotImplementedError  # pragma: no cover
+
+
+class Objective(Protocol):
+    """The full-batch objective a :class:`ClosureRule` minimises (see ``bprop.training.trainer``)."""
+
+    n_params: int
+
+    def __call__(self, params: np.ndarray) -> tuple[float, np.ndarray]:
+        """Mean error (with any L2 term) and its gradient at ``params``."""
+        ...
+
+
+class ClosureRule(_Rule):
+    """Base class of the full-batch solvers that call the objective themselves."""
+
+    full_batch_only: ClassVar[bool] = True
+
+    def init(self, n_params: int, dtype: np.dtype) -> Any:
+        return None
+
+    def run(
+        self,
+        objective: Objective,
+        params: np.ndarray,
+        state: Any,
+        on_iteration: Callable[[np.ndarray], str | None],
+    ) -> str:  # pragma: no cover
+        """Iterate from ``params`` (moved in place); after each iteration call
+        ``on_iteration(params)``, which records an epoch and returns a reason to stop or
+        None. Returns the reason it stopped: ``on_iteration``'s, or the solver's own."""
+        raise NotImplementedError
+
+
+def check_positive(rule: str, name: str, value: float, *, allow_zero: bool = False) -> float:
+    """value as a float if > 0 (>= 0 with allow_zero), else a ValueError naming rule and value."""
+    try:
+        v = float(value)
+    except (TypeError, ValueError):
+        raise ValueError(f"{rule}: {name} must be a number, got {value!r}") from None
+    ok = v >= 0 if allow_zero else v > 0
+    if not ok or not np.isfinite(v):
+        bound = ">= 0" if allow_zero else "> 0"
+        raise ValueError(f"{rule}: {name} must be finite and {bound}, got {value!r}")
+    return v
+
+
+def check_in_range(
+    rule: str, name: str, value: float, low: float, high: float, *, closed_high: bool = False
+) -> float:
+    """value as a float if low <= value < high (<= high with closed_high), else a ValueError."""
+    try:
+        v = float(value)
+    except (TypeError, ValueError):
+        raise ValueError(f"{rule}: {name} must be a number, got {value!r}") from None
+    ok = low <= v <= high if closed_high else low <= v < high
+    if not ok:
+        bracket = "]" if closed_high else ")"
+        raise ValueError(f"{rule}: {name} must be in [{low}, {high}{bracket}, got {value!r}")
+    return v

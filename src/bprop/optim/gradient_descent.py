@@ -1,0 +1,90 @@
+"""Gradient descent, with classic momentum and with Nesterov momentum.
+
+g_t is the gradient of the mean error over the patterns of one update, eta the learning
+rate, alpha the momentum.
+
+- :class:`GradientDescent`:  Delta w_t = -eta g_t.
+- :class:`Momentum` (Rumelhart, Hinton & Williams 1986):
+  Delta w_t = alpha Delta w_{t-1} - eta g_t.
+  scikit-learn's ``momentum`` is this; PyTorch's SGD(momentum) keeps v = alpha v + g and
+  steps -eta v, the same while eta is constant.
+- :class:`Nesterov` (Sutskever et al. 2013, the form scikit-learn uses):
+  v_t = alpha v_{t-1} - eta g_t;  Delta w_t = alpha v_t - eta g_t.
+  The gradient is taken at the current weights, which is Nesterov's look-ahead rewritten
+  for the shifted variable; PyTorch's SGD(nesterov=True) is the same while eta is
+  constant.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+import numpy as np
+
+from bprop.optim.base import UpdateRule, check_in_range, check_positive
+
+__all__ = ["GradientDescent", "Momentum", "Nesterov", "MomentumState"]
+
+
+@dataclass
+class GradientDescentState:
+    delta_w: np.ndarray
+
+
+@dataclass
+class MomentumState:
+    velocity: np.ndarray  # Delta w_{t-1} (Momentum) or v_{t-1} (Nesterov)
+    delta_w: np.ndarray
+
+
+class GradientDescent(UpdateRule):
+    """Delta w = -eta g. Default eta = 0.1."""
+
+    name = "gd"
+
+    def __init__(self, learning_rate: float = 0.1) -> None:
+        self.learning_rate = check_positive(self.name, "learning_rate", learning_rate)
+
+    def init(self, n_params, dtype):
+        return GradientDescentState(np.zeros(n_params, dtype))
+
+    def step(self, grad, state, loss=None):
+        return np.multiply(grad, -self.learning_rate, out=state.delta_w)
+
+
+class _WithMomentum(UpdateRule):
+    """Shared by Momentum and Nesterov: eta, alpha, and a velocity buffer."""
+
+    def __init__(self, learning_rate: float = 0.1, momentum: float = 0.9) -> None:
+        self.learning_rate = check_positive(self.name, "learning_rate", learning_rate)
+        self.momentum = check_in_range(self.name, "momentum", momentum, 0.0, 1.0)
+
+    def init(self, n_params, dtype):
+        return MomentumState(np.zeros(n_params, dtype), np.zeros(n_params, dtype))
+
+
+class Momentum(_WithMomentum):
+    """Delta w_t = alpha Delta w_{t-1} - eta g_t. Defaults eta = 0.1, alpha = 0.9."""
+
+    name = "momentum"
+
+    def step(self, grad, state, loss=None):
+        v = state.velocity
+        v *= self.momentum
+        v -= self.learning_rate * grad
+        np.copyto(state.delta_w, v)
+        return state.delta_w
+
+
+class Nesterov(_WithMomentum):
+    """v_t = alpha v_{t-1} - eta g_t;  Delta w_t = alpha v_t - eta g_t. Defaults 0.1, 0.9."""
+
+    name = "nesterov"
+
+    def step(self, grad, state, loss=None):
+        v, dw = state.velocity, state.delta_w
+        np.multiply(grad, -self.learning_rate, out=dw)  # -eta g
+        v *= self.momentum
+        v += dw  # v_t
+        dw += self.momentum * v  # alpha v_t - eta g
+        return dw

@@ -1,0 +1,437 @@
+"""What the three estimators share: parameters, validation, initialisation, the fit loop.
+
+The objective, as scikit-learn defines it (``sklearn/neural_network/_base.py`` and
+``_multilayer_perceptron.py``, ``_backprop``, version 1.9), for a block B of patterns with
+sample weights s_p (1 without) and S_B = sum_{p in B} s_p:
+
+    J_B(w) = (1 / S_B) [ sum_{p in B} s_p E_p(w) + alpha / 2 ||W||^2 ]
+
+(W the weights, not the biases). bprop's Trainer trains on exactly this gradient with
+``weight_decay=alpha, weight_decay_scaling='sum'``; the per-pattern errors are
+
+- classifier: E_p = -sum_k t_k ln o_k (softmax outputs, K > 2 classes) or
+  -sum_k [t_k ln o_k + (1 - t_k) ln(1 - o_k)] (logistic outputs: two classes, one output;
+  multilabel, one output per label);
+- regressor: E_p = 1/2 sum_k (t_k - o_k)^2 (identity outputs).
+
+scikit-learn *reports* a slightly different number for K > 1 regression outputs: its
+``squared_loss`` is 1/2 of the mean over outputs, (1 / K) 1/2 sum_k (t_k - o_k)^2, while
+its output delta o - t is the derivative of the sum. bprop follows it: the loss that is
+trained is the sum over outputs (the same gradient as scikit-learn), and ``loss_curve_``
+reports it divided by K, so that ``tol`` means the same in both. scikit-learn also clips
+probabilities to [eps, 1 - eps] in the log-loss; bprop computes it from the net inputs
+(``logaddexp``/``logsumexp``), which agrees to rounding except for saturated outputs.
+
+``loss_`` after an epoch is the mean over the epoch's blocks of J_B at the weights each
+block was seen with, weighted by block size, as scikit-learn's ``accumulated_loss``.
+With non-uniform sample weights bprop weights blocks by their weight totals (the weighted
+mean over patterns); scikit-learn weights them by their row counts. The gradients agree.
+"""
+
+from __future__ import annotations
+
+import numbers
+import warnings
+from itertools import pairwise
+from typing import Any
+
+import numpy as np
+import scipy.sparse as sp
+from sklearn.base import BaseEstimator
+from sklearn.exceptions import ConvergenceWarning
+from sklearn.model_selection import train_test_split
+from sklearn.utils import check_random_state
+from sklearn.utils.validation import _check_sample_weight, check_is_fitted, validate_data
+
+from bprop.core.activations import Activation, get_activation
+from bprop.core.losses import get_loss
+from bprop.core.network import Network
+from bprop.optim import ClosureRule
+from bprop.training.stopping import StoppingCriterion
+from bprop.training.trainer import Trainer
+from bprop.sklearn._monitor import SklearnMonitor
+from bprop.sklearn._solvers import SGD_FAMILY, make_rule, solver_name
+
+__all__ = ["BaseMLP"]
+
+_SCHEDULES = ("constant", "invscaling", "adaptive")
+
+
+class BaseMLP(BaseEstimator):
+    """Base class of MLPClassifier, MLPRegressor and MLPAutoencoder. Not for direct use."""
+
+    # Subclasses set these.
+    _loss_name: str = "squared_error"
+    _needs_y: bool = True
+
+    # ------------------------------------------------------------------ parameters
+    def _check_params(self) -> None:
+        """A ValueError naming the first bad constructor parameter."""
+        self._hidden_sizes()
+        act = self.activation
+        if not isinstance(act, str | Activation):
+            raise ValueError(f"activation must be a name or a bprop Activation, got {act!r}")
+        get_activation(act)
+        _number("alpha", self.alpha, low=0.0)
+        bs = self.batch_size
+        if not (bs == "auto" if isinstance(bs, str) else _is_int(bs) and bs >= 1):
+            raise ValueError(f"batch_size must be 'auto' or a positive integer, got {bs!r}")
+        if self.learning_rate not in _SCHEDULES:
+            raise ValueError(
+                f"learning_rate must be one of {', '.join(_SCHEDULES)}, got {self.learning_rate!r}"
+            )
+        _number("learning_rate_init", self.learning_rate_init, low=0.0, open_low=True)
+        _number("power_t", self.power_t, low=0.0)
+        _integer("max_iter", self.max_iter)
+        _number("tol", self.tol, low=0.0)
+        _number("momentum", self.momentum, low=0.0, high=1.0)
+        _number("validation_fraction", self.validation_fraction, low=0.0, high=1.0, open_high=True)
+        _number("beta_1", self.beta_1, low=0.0, high=1.0, open_high=True)
+        _number("beta_2", self.beta_2, low=0.0, high=1.0, open_high=True)
+        _number("epsilon", self.epsilon, low=0.0, open_low=True)
+        if not (self.n_iter_no_change == np.inf or _is_int(self.n_iter_no_change)) or (
+            self.n_iter_no_change < 1
+        ):
+            raise ValueError(
+                f"n_iter_no_change must be a positive integer or np.inf, "
+                f"got {self.n_iter_no_change!r}"
+            )
+        _integer("max_fun", self.max_fun)
+        if self.solver_params is not None and not isinstance(self.solver_params, dict):
+            raise ValueError(f"solver_params must be a dict or None, got {self.solver_params!r}")
+        for criterion in self._stopping():
+            if not isinstance(criterion, StoppingCriterion):
+                raise ValueError(
+                    f"stopping must hold bprop StoppingCriterion objects, got {criterion!r}"
+                )
+        for callback in self.callbacks or ():
+            if not callable(callback):
+                raise ValueError(f"callbacks must be callables, got {callback!r}")
+
+    def _hidden_sizes(self) -> list[int]:
+        h = self.hidden_layer_sizes
+        sizes = [h] if not hasattr(h, "__iter__") else list(h)
+        for s in sizes:
+            if not _is_int(s) or s < 1:
+                raise ValueError(f"hidden_layer_sizes must be > 0, got {self.hidden_layer_sizes}.")
+        return [int(s) for s in sizes]
+
+    def _stopping(self) -> tuple[StoppingCriterion, ...]:
+        s = self.stopping
+        if s is None:
+            return ()
+        return (s,) if isinstance(s, StoppingCriterion) else tuple(s)
+
+    # ------------------------------------------------------------------ input
+    def _check_X(self, X: Any, reset: bool) -> np.ndarray:
+        X = validate_data(
+            self,
+            X,
+            accept_sparse=["csr", "csc", "coo"],
+            dtype=(np.float64, np.float32),
+            reset=reset,
+        )
+        return _dense(X)
+
+    def _check_X_y(self, X: Any, y: Any, reset: bool, **kw: Any) -> tuple[np.ndarray, Any]:
+        X, y = validate_data(
+            self,
+            X,
+            y,
+            accept_sparse=["csr", "csc", "coo"],
+            multi_output=True,
+            dtype=(np.float64, np.float32),
+            reset=reset,
+            **kw,
+        )
+        return _dense(X), y
+
+    # ------------------------------------------------------------------ network
+    def _init_network(self, layer_units: list[int], dtype: np.dtype, rs) -> Network:
+        """The initial network; ``init=None`` draws the weights as scikit-learn does.
+
+        scikit-learn (``_init_coef``): for each layer in turn, W then b from
+        U(-r, r) with r = sqrt(f / (fan_in + fan_out)), f = 2 for logistic hidden units and
+        6 otherwise (Glorot & Bengio 2010), from the estimator's ``RandomState``. The same
+        ``random_state`` therefore gives the same initial weights as scikit-learn.
+        """
+        hidden = get_activation(self.activation)
+        out = self._out_activation
+        if self.init is None:
+            factor = 2.0 if hidden.name == "logistic" else 6.0
+            Ws, bs = [], []
+            for fan_in, fan_out in pairwise(layer_units):
+                bound = np.sqrt(factor / (fan_in + fan_out))
+                Ws.append(rs.uniform(-bound, bound, (fan_in, fan_out)).astype(dtype, copy=False))
+                bs.append(rs.uniform(-bound, bound, fan_out).astype(dtype, copy=False))
+            return Network.from_weights(Ws, bs, hidden, out, dtype=dtype)
+        seed = int(rs.randint(np.iinfo(np.int32).max))
+        return Network(layer_units, hidden, out, init=self.init, seed=seed, dtype=dtype)
+
+    def _link_attributes(self) -> None:
+        """coefs_ and intercepts_ as views of the network's weights."""
+        net = self.network_
+        self.coefs_ = list(net.weights)
+        self.intercepts_ = list(net.biases)
+
+    def _sync_network(self) -> None:
+        """Copy coefs_/intercepts_ the user replaced into the network (and re-link views)."""
+        net = self.network_
+        for ours, theirs, name in (
+            (net.weights, self.coefs_, "coefs_"),
+            (net.biases, self.intercepts_, "intercepts_"),
+        ):
+            if len(theirs) != len(ours):
+                raise ValueError(f"{name} has {len(theirs)} layers, the network {len(ours)}")
+            for i, (a, b) in enumerate(zip(ours, theirs, strict=True)):
+                if a is b:
+                    continue
+                b = np.asarray(b)
+                if b.shape != a.shape:
+                    raise ValueError(f"{name}[{i}] has shape {b.shape}, expected {a.shape}")
+                a[...] = b
+                theirs[i] = a
+
+    def _forward(self, X: Any) -> np.ndarray:
+        check_is_fitted(self)
+        X = self._check_X(X, reset=False)
+        self._sync_network()
+        return self.network_.predict(X)
+
+    # ------------------------------------------------------------------ fit
+    def _fit(self, X, T, sample_weight, *, incremental: bool, stratify_ok: bool) -> BaseMLP:
+        """Train on validated X (dense float) and 2-D targets T (float)."""
+        first_pass = not hasattr(self, "network_") or (not self.warm_start and not incremental)
+        if incremental and self.early_stopping:
+            raise ValueError("partial_fit does not support early_stopping=True")
+        hidden = self._hidden_sizes()
+        n_samples, n_features = X.shape
+        layer_units = [n_features, *hidden, T.shape[1]]
+        rs = check_random_state(self.random_state)
+        trainer = None if first_pass else getattr(self, "_trainer", None)
+        resume = incremental and trainer is not None and trainer.network is self.network_
+        rule = trainer.rule if resume else make_rule(self)
+        closure = isinstance(rule, ClosureRule)
+        # scikit-learn: early stopping is for the stochastic solvers; 'lbfgs' ignores it.
+        early = self.early_stopping and not closure
+        if first_pass:
+            self.network_ = self._init_network(layer_units, X.dtype, rs)
+            self._link_attributes()
+            self._init_attributes(layer_units, early)
+        else:
+            self._sync_network()
+            if self.network_.sizes != tuple(layer_units):
+                raise ValueError(
+                    f"the data need a network of sizes {tuple(layer_units)}, but the fitted "
+                    f"one has {self.network_.sizes}; fit without warm_start to start over"
+                )
+        if sample_weight is not None:
+            sample_weight = _check_sample_weight(sample_weight, X, dtype=X.dtype)
+        need_val = early or any(c.needs_validation for c in self._stopping())
+        X_tr, T_tr, sw_tr, validation = self._split(
+            X, T, sample_weight, rs, stratify_ok and need_val, need_val
+        )
+        if sw_tr is not None and sw_tr.sum() <= 0:
+            raise ValueError("sample_weight must have a positive sum")
+        if not resume:
+            trainer = self._make_trainer(rule, X_tr.shape[0], rs)
+            self._trainer = trainer
+        monitor = SklearnMonitor(
+            self,
+            n_train=X_tr.shape[0],
+            weight_total=float(X_tr.shape[0] if sw_tr is None else sw_tr.sum()),
+            loss_scale=self._loss_scale(T.shape[1]),
+            schedule=self.learning_rate if solver_name(self) in SGD_FAMILY else "constant",
+            validation=None
+            if validation is None or not early
+            else (validation[0], validation[2], validation[3]),
+            stochastic=not closure,
+        )
+        trainer.max_epochs = 1 if incremental else self.max_iter
+        trainer.callbacks = (monitor, *(self.callbacks or ()))
+        val_data = None
+        if validation is not None and any(c.needs_validation for c in trainer.stopping):
+            X_val, T_val, _, sw_val = validation
+            val_data = (X_val, T_val) if sw_val is None else (X_val, T_val, sw_val)
+        self.n_iter_ = 0
+        try:
+            trainer.fit(X_tr, T_tr, sample_weight=sw_tr, validation_data=val_data, resume=resume)
+        finally:
+            trainer.callbacks = tuple(self.callbacks or ())
+            self.history_ = trainer.history
+        if early and getattr(self, "_best_params", None) is not None:
+            np.copyto(self.network_.params, self._best_params)
+        history = self.history_
+        if monitor.converged:
+            history.stop_reason = "tol: " + monitor.message
+        limit = history.stop_reason.startswith("max_epochs") or (
+            closure and "EXCEEDS LIMIT" in history.stop_reason  # scipy's max_fun
+        )
+        if not incremental and not monitor.converged and limit:
+            if closure:
+                msg = (
+                    f"{trainer.rule.name} failed to converge after {self.n_iter_} "
+                    f"iteration(s) ({history.stop_reason}). Increase max_iter / max_fun "
+                    "or scale the data."
+                )
+            else:
+                msg = (
+                    f"Stochastic Optimizer: Maximum iterations ({self.max_iter}) reached and "
+                    "the optimization hasn't converged yet."
+                )
+            warnings.warn(msg, ConvergenceWarning, stacklevel=3)
+        return self
+
+    def _init_attributes(self, layer_units: list[int], early: bool) -> None:
+        self.n_layers_ = len(layer_units)
+        self.n_outputs_ = layer_units[-1]
+        self.out_activation_ = self._out_activation.name
+        self.t_ = 0
+        self.n_iter_ = 0
+        self.loss_curve_: list[float] = []
+        self._no_improvement_count = 0
+        self._best_params = self.network_.params.copy() if early else None
+        self._trainer = None
+        if early:
+            self.validation_scores_: list[float] | None = []
+            self.best_validation_score_: float | None = -np.inf
+            self.best_loss_: float | None = None
+        else:
+            self.best_loss_ = np.inf
+            self.validation_scores_ = None
+            self.best_validation_score_ = None
+
+    def _make_trainer(self, rule, n_train: int, rs) -> Trainer:
+        full_batch = rule.full_batch_only or isinstance(rule, ClosureRule)
+        if self.batch_size == "auto":
+            batch_size = min(200, n_train)
+        else:
+            if self.batch_size > n_train and not full_batch:
+                warnings.warn(
+                    "Got `batch_size` less than 1 or larger than sample size. It is going "
+                    "to be clipped",
+                    stacklevel=4,
+                )
+            batch_size = int(np.clip(self.batch_size, 1, n_train))
+        return Trainer(
+            self.network_,
+            loss=get_loss(self._loss_name),
+            rule=rule,
+            mode="batch" if full_batch else "minibatch",
+            batch_size=batch_size,
+            shuffle=self.shuffle,
+            max_epochs=self.max_iter,
+            stopping=self._stopping(),
+            weight_decay=self.alpha,
+            weight_decay_scaling="sum",
+            metric=None,
+            seed=np.random.default_rng(int(rs.randint(np.iinfo(np.int32).max))),
+            progress=bool(self.verbose),
+        )
+
+    def _split(self, X, T, sw, rs, stratify_ok: bool, need_val: bool):
+        """The training part, and (X_val, T_val, y_val, sw_val) when validation is needed."""
+        if not need_val:
+            return X, T, sw, None
+        stratify = T if stratify_ok and T.shape[1] == 1 else None
+        arrays = (X, T) if sw is None else (X, T, sw)
+        parts = train_test_split(
+            *arrays, random_state=rs, test_size=self.validation_fraction, stratify=stratify
+        )
+        X_tr, X_val, T_tr, T_val = parts[:4]
+        sw_tr, sw_val = (parts[4], parts[5]) if sw is not None else (None, None)
+        if X_val.shape[0] < 2:
+            raise ValueError(
+                "The validation set is too small. Increase 'validation_fraction' or the size "
+                "of your dataset."
+            )
+        return X_tr, T_tr, sw_tr, (X_val, T_val, self._val_labels(T_val), sw_val)
+
+    # ------------------------------------------------------------------ hooks
+    @property
+    def _out_activation(self) -> Activation:  # pragma: no cover
+        raise NotImplementedError
+
+    def _loss_scale(self, n_outputs: int) -> float:
+        return 1.0
+
+    def _val_labels(self, T_val: np.ndarray) -> Any:
+        return T_val
+
+    def _validation_score(self, X_val, y_val, sw_val) -> float:  # pragma: no cover
+        raise NotImplementedError
+
+    # ------------------------------------------------------------------ model files
+    def save(self, path: Any) -> None:
+        """Write the fitted estimator to a bprop model file (safetensors + JSON, no pickle).
+
+        ``bprop.load(path)`` returns an equal estimator; see :mod:`bprop.sklearn.persistence`.
+        """
+        from bprop.sklearn.persistence import save_estimator
+
+        save_estimator(self, path)
+
+    # ------------------------------------------------------------------ pickling
+    def __getstate__(self) -> dict:
+        """A copy of the state with a slim network (no work buffers) and no callbacks."""
+        state = dict(super().__getstate__())  # object.__getstate__ gives __dict__ itself
+        net = state.get("network_")
+        if net is not None:
+            self._sync_network()
+            slim = net.copy()
+            state["network_"] = slim
+            state.pop("coefs_", None)
+            state.pop("intercepts_", None)
+            trainer = state.get("_trainer")
+            if trainer is not None:
+                trainer = _shallow_copy(trainer)
+                trainer.network = slim
+                trainer.callbacks = ()
+                state["_trainer"] = trainer
+        return state
+
+    def __setstate__(self, state: dict) -> None:
+        super().__setstate__(state)
+        if "network_" in state:
+            self._link_attributes()
+
+
+def _shallow_copy(obj: Any) -> Any:
+    new = object.__new__(type(obj))
+    new.__dict__.update(obj.__dict__)
+    return new
+
+
+def _dense(X: Any) -> np.ndarray:
+    """Sparse input is densified: bprop's network multiplies dense arrays."""
+    if sp.issparse(X):
+        X = X.toarray()
+    return np.ascontiguousarray(X)
+
+
+def _is_int(v: Any) -> bool:
+    return isinstance(v, numbers.Integral) and not isinstance(v, bool)
+
+
+def _integer(name: str, value: Any) -> None:
+    if not _is_int(value) or value < 1:
+        raise ValueError(f"{name} must be a positive integer, got {value!r}")
+
+
+def _number(
+    name: str,
+    value: Any,
+    *,
+    low: float,
+    high: float = np.inf,
+    open_low: bool = False,
+    open_high: bool = False,
+) -> None:
+    ok = isinstance(value, numbers.Real) and not isinstance(value, bool) and not np.isnan(value)
+    if ok:
+        ok = (value > low if open_low else value >= low) and (
+            value < high if open_high else value <= high
+        )
+    if not ok:
+        lo, hi = "(" if open_low else "[", ")" if open_high else "]"
+        raise ValueError(f"{name} must be a number in {lo}{low}, {high}{hi}, got {value!r}")

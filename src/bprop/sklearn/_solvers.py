@@ -1,0 +1,124 @@
+"""The ``solver`` parameter: scikit-learn's names mapped onto bprop update rules.
+
+============  ===============================================================================
+solver        bprop rule
+============  ===============================================================================
+'sgd'         momentum > 0 and nesterovs_momentum: ``Nesterov(learning_rate_init, momentum)``;
+              momentum > 0: ``Momentum(...)``; momentum == 0: ``GradientDescent(...)``.
+              These are scikit-learn's ``SGDOptimizer`` updates term for term
+              (v <- mu v - eta g; Delta w = v, or mu v - eta g with Nesterov).
+'adam'        :class:`SklearnAdam` (learning_rate_init, beta_1, beta_2, epsilon): bprop's Adam
+              with epsilon where scikit-learn puts it (see the class).
+'lbfgs'       ``get_rule('lbfgs', max_iter=max_iter, max_fun=max_fun, gtol=tol)``: scipy's
+              L-BFGS-B with the options scikit-learn passes it, full batch, one Trainer
+              epoch per L-BFGS iteration. As in scikit-learn, ``n_iter_no_change`` does
+              not apply (scipy's own tests stop it).
+other names   any bprop rule ('gd', 'momentum', 'nesterov', 'rprop', 'irprop+', 'irprop-',
+              'rprop-', 'quickprop', 'adagrad', 'rmsprop', 'lm', ...): ``get_rule(name,
+              **solver_params)``, with ``learning_rate=learning_rate_init`` when the rule
+              takes a learning rate, is not defined for full-batch learning only, and
+              ``solver_params`` does not set one (so 'adagrad' and 'rmsprop' follow
+              ``learning_rate_init`` like 'adam'; 'quickprop' keeps its own default).
+an instance   a bprop ``UpdateRule`` or ``ClosureRule``, used as given (a copy of it).
+============  ===============================================================================
+
+Rules defined for full-batch learning only (``full_batch_only``: RPROP, Quickprop, L-BFGS,
+Levenberg-Marquardt) run one update per epoch on the whole training set; ``batch_size``
+does not apply to them, as scikit-learn ignores it for 'lbfgs'.
+
+The ``learning_rate`` schedule ('constant', 'invscaling', 'adaptive') applies, as in
+scikit-learn, only to the gradient-descent family ('sgd', 'gd', 'momentum', 'nesterov').
+"""
+
+from __future__ import annotations
+
+import copy
+import inspect
+from typing import Any
+
+import numpy as np
+
+from bprop.optim import ClosureRule, UpdateRule, get_rule
+from bprop.optim.adaptive import Adam
+
+__all__ = ["SGD_FAMILY", "SklearnAdam", "make_rule"]
+
+#: Solvers whose learning rate follows the ``learning_rate`` schedule.
+SGD_FAMILY = frozenset({"sgd", "gd", "momentum", "nesterov", "gradient_descent"})
+
+
+class SklearnAdam(Adam):
+    """Adam in the form scikit-learn's ``AdamOptimizer`` computes it.
+
+    scikit-learn (``sklearn/neural_network/_stochastic_optimizers.py``) uses the
+    "efficient" form of Kingma & Ba (2015, end of Section 2)::
+
+        eta_t = eta sqrt(1 - beta_2^t) / (1 - beta_1^t)
+        Delta w_t = -eta_t m_t / (sqrt(v_t) + epsilon)
+
+    with m_t, v_t as in :class:`bprop.optim.Adam`. bprop's Adam (Algorithm 1, as
+    PyTorch) adds epsilon to sqrt(v_t / (1 - beta_2^t)) instead; the two differ by
+    epsilon acting as epsilon / sqrt(1 - beta_2^t) here (3.2e-7 instead of 1e-8 at t = 1),
+    visible when gradients are ~1e-6 or smaller. ``solver='adam'`` uses this form so that
+    the loss curves match scikit-learn's; ``solver=bprop.optim.Adam()`` gives the other.
+    """
+
+    def step(self, grad, state, loss=None):
+        self.update_moments(grad, state)
+        b1, b2 = self.beta_1, self.beta_2
+        m, v, dw = state.m, state.v, state.delta_w
+        np.sqrt(v, out=dw)
+        dw += self.epsilon
+        np.divide(m, dw, out=dw)
+        dw *= -self.learning_rate * np.sqrt(1.0 - b2**state.t) / (1.0 - b1**state.t)
+        return dw
+
+
+def _accepts(cls: type, name: str) -> bool:
+    try:
+        params = inspect.signature(cls.__init__).parameters
+    except (TypeError, ValueError):  # pragma: no cover - builtins only
+        return False
+    return name in params or any(p.kind is p.VAR_KEYWORD for p in params.values())
+
+
+def make_rule(est: Any) -> UpdateRule | ClosureRule:
+    """A fresh update rule for the estimator's ``solver`` and hyperparameters."""
+    solver = est.solver
+    extra: dict[str, Any] = dict(est.solver_params or {})
+    if isinstance(solver, UpdateRule | ClosureRule):
+        if extra:
+            raise ValueError("solver_params cannot be combined with a rule instance as solver")
+        return copy.deepcopy(solver)
+    if not isinstance(solver, str):
+        raise ValueError(
+            f"solver must be a rule name or a bprop UpdateRule/ClosureRule, got {solver!r}"
+        )
+    name = solver.lower()
+    lr = est.learning_rate_init
+    if name == "sgd":
+        if est.momentum > 0:
+            kind = "nesterov" if est.nesterovs_momentum else "momentum"
+            return get_rule(kind, learning_rate=lr, momentum=est.momentum, **extra)
+        return get_rule("gd", learning_rate=lr, **extra)
+    if name == "adam":
+        hp = {"learning_rate": lr, "beta_1": est.beta_1, "beta_2": est.beta_2}
+        hp["epsilon"] = est.epsilon
+        try:
+            return SklearnAdam(**{**hp, **extra})
+        except TypeError as exc:
+            raise ValueError(f"bad solver_params for solver 'adam': {exc}") from None
+    if name == "lbfgs":
+        gtol = est.tol if est.tol > 0 else float(np.finfo(float).tiny)  # scipy takes 0
+        hp = {"max_iter": est.max_iter, "max_fun": est.max_fun, "gtol": gtol}
+        return get_rule("lbfgs", **{**hp, **extra})
+    cls = type(get_rule(name))  # a ValueError listing the names for an unknown solver
+    takes_lr = _accepts(cls, "learning_rate") and not cls.full_batch_only
+    if "learning_rate" not in extra and takes_lr:
+        extra["learning_rate"] = lr
+    return get_rule(name, **extra)
+
+
+def solver_name(est: Any) -> str:
+    """The solver's name in lower case ('' for a rule instance)."""
+    return est.solver.lower() if isinstance(est.solver, str) else ""

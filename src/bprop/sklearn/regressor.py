@@ -1,0 +1,140 @@
+"""MLPRegressor: scikit-learn's regressor, trained by bprop.
+
+Identity outputs, one per target column, trained on the squared error
+E_p = 1/2 sum_k (t_k - o_k)^2 with scikit-learn's L2 scaling; ``loss_curve_`` reports it
+as scikit-learn does, divided by the number of outputs (see ``bprop.sklearn._base``).
+Extensions: as for :class:`~bprop.sklearn.MLPClassifier`, without ``class_weight``.
+"""
+
+from __future__ import annotations
+
+import numpy as np
+from sklearn.base import RegressorMixin
+from sklearn.metrics import r2_score
+from sklearn.utils import column_or_1d
+
+from bprop.core.activations import Activation, get_activation
+from bprop.sklearn._base import BaseMLP
+
+__all__ = ["MLPRegressor"]
+
+
+class MLPRegressor(RegressorMixin, BaseMLP):
+    """Multi-layer perceptron regressor: ``sklearn.neural_network.MLPRegressor``'s API.
+
+    ``loss`` is 'squared_error' (scikit-learn's 'poisson' is not implemented: a
+    ValueError says so). Fitted attributes as :class:`MLPClassifier`, without
+    ``classes_``.
+    """
+
+    _loss_name = "squared_error"
+
+    def __init__(
+        self,
+        loss="squared_error",
+        hidden_layer_sizes=(100,),
+        activation="relu",
+        *,
+        solver="adam",
+        alpha=0.0001,
+        batch_size="auto",
+        learning_rate="constant",
+        learning_rate_init=0.001,
+        power_t=0.5,
+        max_iter=200,
+        shuffle=True,
+        random_state=None,
+        tol=1e-4,
+        verbose=False,
+        warm_start=False,
+        momentum=0.9,
+        nesterovs_momentum=True,
+        early_stopping=False,
+        validation_fraction=0.1,
+        beta_1=0.9,
+        beta_2=0.999,
+        epsilon=1e-8,
+        n_iter_no_change=10,
+        max_fun=15000,
+        init=None,
+        solver_params=None,
+        stopping=None,
+        callbacks=None,
+    ):
+        self.loss = loss
+        self.hidden_layer_sizes = hidden_layer_sizes
+        self.activation = activation
+        self.solver = solver
+        self.alpha = alpha
+        self.batch_size = batch_size
+        self.learning_rate = learning_rate
+        self.learning_rate_init = learning_rate_init
+        self.power_t = power_t
+        self.max_iter = max_iter
+        self.shuffle = shuffle
+        self.random_state = random_state
+        self.tol = tol
+        self.verbose = verbose
+        self.warm_start = warm_start
+        self.momentum = momentum
+        self.nesterovs_momentum = nesterovs_momentum
+        self.early_stopping = early_stopping
+        self.validation_fraction = validation_fraction
+        self.beta_1 = beta_1
+        self.beta_2 = beta_2
+        self.epsilon = epsilon
+        self.n_iter_no_change = n_iter_no_change
+        self.max_fun = max_fun
+        self.init = init
+        self.solver_params = solver_params
+        self.stopping = stopping
+        self.callbacks = callbacks
+
+    def _check_params(self) -> None:
+        if self.loss != "squared_error":
+            raise ValueError(
+                f"loss={self.loss!r} is not supported by bprop's MLPRegressor; use "
+                "'squared_error' (scikit-learn's 'poisson' is not implemented)"
+            )
+        super()._check_params()
+
+    def fit(self, X, y, sample_weight=None):
+        """Fit the model to data matrix X and target(s) y."""
+        self._check_params()
+        return self._fit_regressor(X, y, sample_weight, incremental=False)
+
+    def partial_fit(self, X, y, sample_weight=None):
+        """One epoch over (X, y), continuing from the current weights and rule state."""
+        self._check_params()
+        return self._fit_regressor(X, y, sample_weight, incremental=True)
+
+    def _fit_regressor(self, X, y, sample_weight, incremental: bool):
+        first_pass = not hasattr(self, "network_") or (not self.warm_start and not incremental)
+        X, y = self._check_X_y(X, y, reset=first_pass, y_numeric=True)
+        if y.ndim == 2 and y.shape[1] == 1:
+            y = column_or_1d(y, warn=True)
+        T = np.asarray(y, dtype=X.dtype).reshape(len(y), -1)
+        return self._fit(X, T, sample_weight, incremental=incremental, stratify_ok=False)
+
+    @property
+    def _out_activation(self) -> Activation:
+        return get_activation("identity")
+
+    def _loss_scale(self, n_outputs: int) -> float:
+        return 1.0 / n_outputs
+
+    def _validation_score(self, X_val, y_val, sw_val) -> float:
+        y_pred = self.network_.predict(X_val)
+        if not np.all(np.isfinite(y_pred)):
+            return float("nan")
+        return float(r2_score(y_val, y_pred, sample_weight=sw_val))
+
+    def predict(self, X):
+        """The predicted values, shape (n,) for one output, else (n, n_outputs)."""
+        out = self._forward(X)
+        return out.ravel() if out.shape[1] == 1 else out
+
+    def __sklearn_tags__(self):
+        tags = super().__sklearn_tags__()
+        tags.input_tags.sparse = True
+        return tags

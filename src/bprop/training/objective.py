@@ -1,0 +1,126 @@
+"""The full-batch objective: the mean training error as a function of the flat weights.
+
+Full-batch solvers (L-BFGS, Levenberg-Marquardt; :class:`~bprop.optim.base.ClosureRule`)
+minimise
+
+    F(w) = (1 / S) sum_p s_p E_p(w) + lambda / 2 ||w_weights||^2      (S = sum_p s_p)
+
+(with ``weight_decay_scaling='sum'`` the L2 term is lambda / (2 S) ||w_weights||^2, as
+scikit-learn's ``alpha``). Sums over the training set are formed in blocks of rows by the
+trainer, so memory stays bounded.
+"""
+
+from __future__ import annotations
+
+from typing import TYPE_CHECKING
+
+import numpy as np
+
+if TYPE_CHECKING:
+    from bprop.training.trainer import Trainer, _Data
+
+__all__ = ["FullBatchObjective"]
+
+
+class FullBatchObjective:
+    """The mean training error as a function of the flat parameter vector.
+
+    ``objective(w) = (1 / S) sum_p s_p E_p(w) + lambda / 2 ||w_weights||^2`` and its
+    gradient, summed over blocks of rows. Calling it sets the network's parameters to w.
+    Used by the full-batch solvers (L-BFGS, Levenberg-Marquardt) through
+    :class:`~bprop.optim.base.ClosureRule`.
+    """
+
+    def __init__(self, trainer: Trainer, data: _Data) -> None:
+        self.network = trainer.network
+        self.loss = trainer.loss
+        self.trainer = trainer
+        self.data = data
+        self.n_params = self.network.n_params
+        self.n_evaluations = 0
+        self.last_loss = np.nan  # data error (no L2 term) at the last evaluation
+        self.last_correct = 0.0
+        self.last_penalty = 0.0  # the L2 term at the last evaluation, in units of sum_p s_p E_p
+        self.last_params: np.ndarray | None = None  # where last_loss etc. were evaluated
+
+    def __call__(self, params: np.ndarray) -> tuple[float, np.ndarray]:
+        net = self.network
+        if params is not net.params:
+            net.params[...] = params
+        E, correct = self.trainer._block_gradient_sum(self.data)
+        self.n_evaluations += 1
+        self.last_params = net.params.copy()
+        scale = 1.0 / self.data.weight_total
+        grad = net.grad * scale
+        self.last_loss = E * scale
+        self.last_correct = correct
+        value = self.last_loss
+        self.last_penalty = 0.0
+        decay = self._decay_vector()
+        if decay is not None:
+            w = decay * net.params
+            penalty = 0.5 * float(w @ net.params)  # in the objective's units (a mean)
+            grad += w
+            value += penalty
+            self.last_penalty = penalty * self.data.weight_total
+        return value, grad
+
+    # The solvers that drive the epochs themselves (L-BFGS, Levenberg-Marquardt) use these.
+    def at(self, params: np.ndarray) -> None:
+        """Make ``last_loss``, ``last_correct``, ``last_penalty`` those of ``params``."""
+        if self.last_params is None or not np.array_equal(params, self.last_params):
+            self.value(params)
+
+    def _decay_vector(self) -> np.ndarray | None:
+        """lambda on weights, 0 on biases, in the units of the objective (lambda / S with
+        ``weight_decay_scaling='sum'``); None without weight decay."""
+        decay = self.trainer._decay
+        if decay is not None and self.trainer.weight_decay_scaling == "sum":
+            decay = decay / self.data.weight_total
+        return decay
+
+    def value(self, params: np.ndarray) -> float:
+        """The objective at ``params`` by forward passes only (no gradient)."""
+        net, S = self.network, self.data.weight_total
+        if params is not net.params:
+            net.params[...] = params
+        mean, metric = self.trainer._evaluate(self.data, self.trainer._accuracy)
+        self.n_evaluations += 1
+        self.last_params = net.params.copy()
+        self.last_loss = mean
+        self.last_correct = 0.0 if metric is None else metric * S
+        decay = self._decay_vector()
+        penalty = 0.0 if decay is None else 0.5 * float((decay * net.params) @ net.params)
+        self.last_penalty = penalty * S
+        return mean + penalty
+
+    def residuals_and_jacobian(self, params: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
+        """Residuals e and J = de/dw on the whole training set (:mod:`bprop.core.jacobian`), with
+        (1 / S) sum_p s_p E_p = 1/(2S) ||e||^2; the L2 term is not included."""
+        from bprop.core.jacobian import residuals_and_jacobian
+
+        if params is not self.network.params:
+            self.network.params[...] = params
+        d = self.data
+        return residuals_and_jacobian(self.network, d.X, d.T, self.loss, d.sample_weight)
+
+    def gauss_newton(self, params: np.ndarray) -> tuple[float, np.ndarray, np.ndarray]:
+        """(F, S grad F, S (J^T J / S + L2 Hessian)) at ``params``, for Levenberg-Marquardt.
+
+        F = 1/(2S) ||e||^2 + the L2 term; J^T J is summed over blocks of rows
+        (:func:`bprop.core.jacobian.gauss_newton`), never holding the whole Jacobian.
+        """
+        from bprop.core.jacobian import gauss_newton
+
+        net, d = self.network, self.data
+        if params is not net.params:
+            net.params[...] = params
+        half_sq, b, A = gauss_newton(net, d.X, d.T, self.loss, d.sample_weight)
+        self.n_evaluations += 1
+        F = half_sq / d.weight_total
+        decay = self._decay_vector()
+        if decay is not None:
+            F += 0.5 * float((decay * net.params) @ net.params)
+            b += d.weight_total * decay * net.params
+            A[np.diag_indices_from(A)] += d.weight_total * decay
+        return F, b, A

@@ -1,0 +1,515 @@
+"""The trainer: epochs, learning modes, stopping, history, progress.
+
+One update of a step-shaped rule (see :mod:`bprop.optim.base`) on a block B of patterns:
+
+    g = (1 / S_B) sum_{p in B} s_p dE_p/dw  +  lambda w_weights     (S_B = sum_{p in B} s_p)
+    w <- w + rule.step(g, state, loss = (1 / S_B) sum_{p in B} s_p E_p)
+
+so the learning rate acts on the gradient of the **mean** error of the block (s_p are
+sample weights, 1 by default; lambda the L2 weight decay, applied to weights, not biases).
+
+Modes:
+
+- ``online``: one update per pattern (B of size 1), the classic per-pattern rule;
+- ``batch``: one update per epoch on the whole training set (computed in blocks of
+  ``block_size`` rows whose gradient sums are added, so memory stays bounded);
+- ``minibatch``: updates on blocks of ``batch_size`` patterns.
+
+With ``shuffle`` (default) the pattern order of online and mini-batch epochs is a new
+permutation each epoch, drawn from the trainer's seed: the same seeds give bit-identical
+weights. Full-batch solvers (:class:`~bprop.optim.base.ClosureRule`) run in batch mode only.
+
+Divergence: if an epoch ends with a non-finite training loss or weight, the weights are put
+back to those at the start of that epoch (the last finite ones), the stop reason starts
+with ``diverged``, and a :class:`DivergenceWarning` is issued; no exception is raised.
+"""
+
+from __future__ import annotations
+
+import sys
+import time
+import warnings
+from collections.abc import Callable, Sequence
+from dataclasses import dataclass, field
+from typing import Any
+
+import numpy as np
+
+from bprop.training import fast
+from bprop.core.data import check_sample_weight, check_targets
+from bprop.training.history import EpochRecord, History
+from bprop.core.losses import Loss, default_loss, get_loss
+from bprop.training.metrics import AccuracyCounter
+from bprop.core.network import Network
+from bprop.training.objective import FullBatchObjective
+from bprop.optim import ClosureRule, UpdateRule, get_rule
+from bprop.optim.base import check_positive
+from bprop.training.stopping import StoppingCriterion
+
+__all__ = ["DivergenceWarning", "FullBatchObjective", "Trainer", "MODES"]
+
+MODES = ("online", "batch", "minibatch")
+
+#: callback(trainer, record) -> truthy to stop training
+Callback = Callable[["Trainer", EpochRecord], Any]
+
+
+class DivergenceWarning(RuntimeWarning):
+    """Training stopped because the loss or a weight became NaN or infinite."""
+
+
+@dataclass
+class _Data:
+    X: np.ndarray
+    T: np.ndarray
+    sample_weight: np.ndarray | None
+    weight_total: float
+
+
+@dataclass
+class TrainingState:
+    """Everything that carries over from one epoch to the next (what a checkpoint holds)."""
+
+    rule_state: Any
+    epoch: int = 0
+    history: History = field(default_factory=History)
+    best_val_loss: float = np.inf
+    best_params: np.ndarray | None = None
+
+
+class Trainer:
+    """Trains a :class:`~bprop.core.network.Network` by backpropagation.
+
+    Parameters
+    ----------
+    network:
+        The network; trained in place.
+    loss:
+        Loss name or object; default: the natural pair of the output activation
+        (softmax: categorical cross-entropy, logistic: binary cross-entropy, else squared
+        error).
+    rule:
+        Update rule: a name ('gd', 'momentum', 'nesterov', ...) or an instance.
+    mode, batch_size, shuffle:
+        Learning mode (see the module docstring), mini-batch size, reshuffling.
+    max_epochs:
+        The hard limit on epochs.
+    stopping:
+        Further stopping criteria (:mod:`bprop.training.stopping`); the first that fires stops.
+    weight_decay:
+        L2 coefficient lambda (on weights, not biases).
+    weight_decay_scaling:
+        Where the penalty lambda/2 ||w||^2 enters a block's objective. 'mean' (default):
+        added to the mean error, g = (1/S_B) sum_p s_p dE_p/dw + lambda w. 'sum': added to
+        the summed error, g = (1/S_B) (sum_p s_p dE_p/dw + lambda w), so the decay per
+        update shrinks with the block's weight total: scikit-learn's ``alpha``
+        (``sklearn/neural_network/_multilayer_perceptron.py``, ``_compute_loss_grad``).
+        Either way ``epoch_penalty`` holds, after each epoch, the penalty summed over the
+        epoch's updates at the weights each started from, in the units of sum_p s_p E_p
+        (mean penalised loss = (sum_p s_p E_p + epoch_penalty) / S).
+    schedule:
+        Optional learning-rate schedule ``schedule(epoch, history) -> learning_rate``,
+        called before every epoch (epoch counts from 1).
+    metric:
+        'accuracy', None, or 'auto' (accuracy when the outputs are logistic or softmax or
+        the loss is a cross-entropy).
+    seed:
+        Seed for the shuffling order.
+    progress:
+        Show a progress bar: True, False, or None for "when stderr is a terminal".
+    callbacks:
+        Called as ``callback(trainer, record)`` after every epoch; a truthy return stops.
+    block_size:
+        Rows per block when a whole data set is processed at once (batch mode,
+        validation, full-batch solvers). None (default): about 1 MB of the widest
+        layer's activations, 2**20 / (itemsize x widest layer) rows clipped to
+        [1024, 8192], so that a block's work arrays stay in cache (measured on
+        50-64-1: 16% faster than 8192 rows; see docs/performance.md).
+    """
+
+    def __init__(
+        self,
+        network: Network,
+        *,
+        loss: str | Loss | None = None,
+        rule: str | UpdateRule | ClosureRule = "gd",
+        mode: str = "minibatch",
+        batch_size: int = 32,
+        shuffle: bool = True,
+        max_epochs: int = 100,
+        stopping: StoppingCriterion | Sequence[StoppingCriterion] = (),
+        weight_decay: float = 0.0,
+        weight_decay_scaling: str = "mean",
+        schedule: Callable[[int, History], float] | None = None,
+        metric: str | None = "auto",
+        seed: int | np.random.Generator | None = None,
+        progress: bool | None = None,
+        callbacks: Sequence[Callback] = (),
+        block_size: int | None = None,
+    ) -> None:
+        if not isinstance(network, Network):
+            raise ValueError(f"network must be a bprop.Network, got {type(network).__name__}")
+        self.network = network
+        self.loss = default_loss(network.output_activation) if loss is None else get_loss(loss)
+        self.loss.check_output(network.output_activation)
+        self.rule = get_rule(rule)
+        if mode not in MODES:
+            raise ValueError(f"unknown mode {mode!r}; expected one of: {', '.join(MODES)}")
+        if self.rule.full_batch_only and mode != "batch":
+            raise ValueError(
+                f"rule {self.rule.name!r} is defined for full-batch learning only; "
+                f"use mode='batch' (got mode={mode!r})"
+            )
+        self.mode = mode
+        self.batch_size = _positive_int("batch_size", batch_size)
+        self.shuffle = bool(shuffle)
+        self.max_epochs = _positive_int("max_epochs", max_epochs)
+        if isinstance(stopping, StoppingCriterion):
+            stopping = (stopping,)
+        for criterion in stopping:
+            if not isinstance(criterion, StoppingCriterion):
+                raise ValueError(f"stopping criteria must be StoppingCriterion, got {criterion!r}")
+        self.stopping = tuple(stopping)
+        self.weight_decay = check_positive("trainer", "weight_decay", weight_decay, allow_zero=True)
+        self._decay = (
+            network.weight_mask().astype(network.dtype) * self.weight_decay
+            if self.weight_decay > 0
+            else None
+        )
+        if weight_decay_scaling not in ("mean", "sum"):
+            raise ValueError(
+                f"weight_decay_scaling must be 'mean' or 'sum', got {weight_decay_scaling!r}"
+            )
+        self.weight_decay_scaling = weight_decay_scaling
+        self.epoch_penalty = 0.0
+        if schedule is not None and not hasattr(self.rule, "learning_rate"):
+            raise ValueError(
+                f"rule {self.rule.name!r} has no learning rate; a schedule cannot be used with it"
+            )
+        self.schedule = schedule
+        if metric not in ("auto", "accuracy", None):
+            raise ValueError(f"metric must be 'auto', 'accuracy' or None, got {metric!r}")
+        if metric == "auto":
+            classify = network.output_activation.name in ("logistic", "softmax") or (
+                "cross_entropy" in self.loss.name
+            )
+            metric = "accuracy" if classify else None
+        self.metric = metric
+        self.rng = seed if isinstance(seed, np.random.Generator) else np.random.default_rng(seed)
+        self.progress = progress
+        self.callbacks = tuple(callbacks)
+        if block_size is None:
+            widest = max(network.sizes) * network.dtype.itemsize
+            block_size = int(np.clip((1 << 20) // widest, 1024, 8192))
+        self.block_size = _positive_int("block_size", block_size)
+        self.state: TrainingState | None = None
+        self._accuracy: AccuracyCounter | None = None
+
+    # ------------------------------------------------------------------ public
+    def fit(
+        self,
+        X: object,
+        y: object,
+        *,
+        validation_data: tuple[object, object] | tuple[object, object, object] | None = None,
+        sample_weight: object = None,
+        resume: bool = False,
+    ) -> History:
+        """Train until a stopping criterion fires or ``max_epochs`` more epochs have run.
+
+        ``validation_data`` is ``(X_val, y_val)`` or ``(X_val, y_val, sample_weight_val)``.
+        With ``resume`` the rule state, history and best weights of the previous call carry
+        on (for partial fits and checkpoints); otherwise training starts afresh from the
+        network's current weights. Returns the :class:`History` (also ``self.history``).
+        """
+        data = self._prepare(X, y, sample_weight, "X", "y")
+        val = None
+        if validation_data is not None:
+            if len(validation_data) not in (2, 3):
+                raise ValueError("validation_data must be (X_val, y_val[, sample_weight_val])")
+            X_val, y_val, *rest = validation_data
+            val = self._prepare(X_val, y_val, rest[0] if rest else None, "X_val", "y_val")
+        for criterion in self.stopping:
+            if criterion.needs_validation and val is None:
+                raise ValueError(f"{type(criterion).__name__} needs validation_data")
+        if self.metric == "accuracy":
+            self._accuracy = AccuracyCounter(self.network.output_activation, data.T)
+        if not resume or self.state is None:
+            self.state = TrainingState(self.rule.init(self.network.n_params, self.network.dtype))
+        return self._loop(data, val)
+
+    @property
+    def history(self) -> History:
+        return self.state.history if self.state is not None else History()
+
+    def evaluate(
+        self, X: object, y: object, sample_weight: object = None
+    ) -> tuple[float, float | None]:
+        """Mean loss and metric (accuracy or None) of the network on a data set."""
+        data = self._prepare(X, y, sample_weight, "X", "y")
+        counter = self._accuracy
+        if self.metric == "accuracy" and counter is None:
+            counter = AccuracyCounter(self.network.output_activation, data.T)
+        return self._evaluate(data, counter)
+
+    # ------------------------------------------------------------------ loop
+    def _prepare(self, X, y, sample_weight, xname, yname) -> _Data:
+        net = self.network
+        X = net.check_input(X, xname)
+        if X.shape[0] == 0:
+            raise ValueError(f"{xname} has no rows")
+        T = check_targets(y, X.shape[0], net.n_outputs, net.dtype, yname)
+        sw = check_sample_weight(sample_weight, X.shape[0], net.dtype)
+        total = float(X.shape[0] if sw is None else sw.sum())
+        return _Data(X, T, sw, total)
+
+    def _loop(self, data: _Data, val: _Data | None) -> History:
+        net, state = self.network, self.state
+        assert state is not None
+        history = state.history
+        history.stop_reason = ""
+        restore = any(c.restore_best for c in self.stopping) and val is not None
+        last_good = net.params.copy()
+        bar = self._progress_bar()
+        t0 = time.perf_counter() - (history.records[-1].time if history.records else 0.0)
+        try:
+            for _ in range(self.max_epochs):
+                if isinstance(self.rule, ClosureRule):  # L-BFGS, LM: see _run_solver
+                    history.stop_reason = self._run_solver(data, val, last_good, bar, t0)
+                    break
+                state.epoch += 1
+                self.epoch_penalty = 0.0
+                lr = self._apply_schedule(state.epoch, history)
+                np.copyto(last_good, net.params)
+                with np.errstate(over="ignore", invalid="ignore"):  # divergence: checked below
+                    loss_sum, correct = self._run_epoch(data)
+                reason = self._end_epoch(data, val, loss_sum, correct, lr, last_good, bar, t0)
+                if reason:
+                    history.stop_reason = reason
+                    break
+            else:
+                history.stop_reason = f"max_epochs: reached {self.max_epochs} epochs"
+        finally:
+            if bar is not None:
+                bar.refresh()
+                bar.close()
+        if restore and state.best_params is not None:
+            np.copyto(net.params, state.best_params)
+            history.restored_best = True
+        return history
+
+    def _end_epoch(self, data, val, loss_sum, correct, lr, last_good, bar, t0) -> str | None:
+        """Record the epoch that just ran (divergence, validation, progress); a stop reason."""
+        net, state = self.network, self.state
+        history = state.history
+        mean_loss = loss_sum / data.weight_total
+        record = EpochRecord(
+            epoch=state.epoch,
+            loss=mean_loss,
+            metric=None if self._accuracy is None else correct / data.weight_total,
+            learning_rate=lr,
+        )
+        if not (np.isfinite(mean_loss) and np.all(np.isfinite(net.params))):
+            np.copyto(net.params, last_good)
+            record.time = time.perf_counter() - t0
+            history.records.append(record)
+            reason = (
+                f"diverged: non-finite loss or weights in epoch {state.epoch}; "
+                "weights restored to the last finite ones (lower the learning rate)"
+            )
+            warnings.warn(reason, DivergenceWarning, stacklevel=4)
+            return reason
+        if val is not None:
+            record.val_loss, record.val_metric = self._evaluate(val, self._accuracy)
+            if record.val_loss < state.best_val_loss:
+                state.best_val_loss = record.val_loss
+                state.best_params = net.params.copy()
+                history.best_epoch = state.epoch
+        record.time = time.perf_counter() - t0
+        history.records.append(record)
+        if bar is not None:
+            bar.update(1)
+            bar.set_postfix(self._postfix(record), refresh=False)
+        return self._check_stop(history, record)
+
+    def _run_solver(self, data, val, last_good, bar, t0) -> str:
+        """Let a full-batch solver (a ClosureRule: L-BFGS, LM) drive the epochs.
+
+        ``rule.run(objective, params, rule_state, on_iteration)`` calls ``on_iteration(w)``
+        after each of its iterations; each call records one epoch at w exactly as the
+        epoch loop does (validation, callbacks, stopping criteria, max_epochs) and returns
+        a stop reason or None. One solver iteration per epoch keeps the history and the
+        stopping criteria meaningful for solvers that keep internal state across
+        iterations inside one call (scipy's L-BFGS-B). ``run`` returns the reason it
+        stopped: ``on_iteration``'s, or its own (scipy's message, LM's mu limit).
+        """
+        net, state = self.network, self.state
+        objective = FullBatchObjective(self, data)
+        accepted = net.params.copy()  # the weights of the last recorded epoch
+        n_epochs = 0
+
+        def on_iteration(params: np.ndarray) -> str | None:
+            nonlocal n_epochs
+            n_epochs += 1
+            state.epoch += 1
+            lr = self._apply_schedule(state.epoch, state.history)
+            np.copyto(last_good, accepted)
+            objective.at(params)
+            np.copyto(net.params, params)
+            self.epoch_penalty = objective.last_penalty
+            loss_sum = objective.last_loss * data.weight_total
+            reason = self._end_epoch(
+                data, val, loss_sum, objective.last_correct, lr, last_good, bar, t0
+            )
+            np.copyto(accepted, net.params)
+            if not reason and n_epochs >= self.max_epochs:
+                reason = f"max_epochs: reached {self.max_epochs} epochs"
+            return reason
+
+        with np.errstate(over="ignore", invalid="ignore"):
+            reason = self.rule.run(objective, net.params.copy(), state.rule_state, on_iteration)
+            if n_epochs == 0:  # the solver stopped at once: record the starting point
+                on_iteration(accepted.copy())
+        np.copyto(net.params, accepted)
+        return reason
+
+    def _check_stop(self, history: History, record: EpochRecord) -> str | None:
+        for callback in self.callbacks:
+            if callback(self, record):
+                return f"callback: {getattr(callback, '__name__', repr(callback))} asked to stop"
+        for criterion in self.stopping:
+            reason = criterion.check(history)
+            if reason:
+                return reason
+        return None
+
+    def _apply_schedule(self, epoch: int, history: History) -> float | None:
+        lr = getattr(self.rule, "learning_rate", None)
+        if self.schedule is not None:
+            lr = float(self.schedule(epoch, history))
+            if not (np.isfinite(lr) and lr > 0):
+                raise ValueError(f"the schedule gave learning rate {lr!r} at epoch {epoch}")
+            self.rule.learning_rate = lr
+        return lr
+
+    # ------------------------------------------------------------------ epochs
+    def _run_epoch(self, data: _Data) -> tuple[float, float]:
+        """One epoch; returns (sum of s_p E_p, weighted count of correct patterns)."""
+        if self.mode == "batch":
+            E, correct = self._block_gradient_sum(data)
+            self._update(E, data.weight_total)
+            return E, correct
+        size = 1 if self.mode == "online" else self.batch_size
+        return self._run_blocks(data, size)
+
+    def _run_blocks(self, data: _Data, size: int) -> tuple[float, float]:
+        net, X, T, sw = self.network, data.X, data.T, data.sample_weight
+        n = X.shape[0]
+        order = self.rng.permutation(n) if self.shuffle else None
+        result = fast.run_epoch(self, data, order, size)  # compiled kernel, None if n/a
+        if result is not None:
+            return result
+        if order is not None:
+            xb = np.empty((min(size, n), X.shape[1]), X.dtype)
+            tb = np.empty((min(size, n), T.shape[1]), T.dtype)
+        E_sum = correct = 0.0
+        for start in range(0, n, size):
+            stop = min(start + size, n)
+            if order is None:
+                x, t = X[start:stop], T[start:stop]
+                s = None if sw is None else sw[start:stop]
+            else:
+                idx = order[start:stop]
+                x = np.take(X, idx, axis=0, out=xb[: stop - start])
+                t = np.take(T, idx, axis=0, out=tb[: stop - start])
+                s = None if sw is None else sw[idx]
+            E = net.gradient(x, t, self.loss, s)
+            if self._accuracy is not None:
+                correct += self._accuracy.count(net.outputs[-1], t, s)
+            E_sum += E
+            self._update(E, stop - start if s is None else float(s.sum()))
+        return E_sum, correct
+
+    def _update(self, E: float, weight_total: float) -> None:
+        """w += rule.step(mean gradient + L2 term) for the gradient sum now in network.grad."""
+        if weight_total <= 0:
+            return  # a block of zero-weight patterns carries no information
+        net = self.network
+        g = net.grad
+        if self._decay is None:
+            g *= 1.0 / weight_total
+        else:
+            wd = self._decay * net.params
+            penalty = 0.5 * float(wd @ net.params)
+            if self.weight_decay_scaling == "sum":  # (sum + lambda w) / S_B
+                g += wd
+                g *= 1.0 / weight_total
+                self.epoch_penalty += penalty
+                E += penalty  # the loss handed to the rule is that of g (iRprop+ compares it)
+            else:  # sum / S_B + lambda w
+                g *= 1.0 / weight_total
+                g += wd
+                self.epoch_penalty += penalty * weight_total
+                E += penalty * weight_total
+        net.params += self.rule.step(g, self.state.rule_state, E / weight_total)
+
+    def _block_gradient_sum(self, data: _Data) -> tuple[float, float]:
+        """sum_p s_p E_p and its gradient (left in network.grad) over the whole data set."""
+        net, n, bs = self.network, data.X.shape[0], self.block_size
+        if n <= bs:
+            E = net.gradient(data.X, data.T, self.loss, data.sample_weight)
+            return E, self._count(data.T, data.sample_weight)
+        acc = np.zeros_like(net.grad)
+        E = correct = 0.0
+        for start in range(0, n, bs):
+            sl = slice(start, start + bs)
+            s = None if data.sample_weight is None else data.sample_weight[sl]
+            E += net.gradient(data.X[sl], data.T[sl], self.loss, s)
+            correct += self._count(data.T[sl], s)
+            acc += net.grad
+        np.copyto(net.grad, acc)
+        return E, correct
+
+    def _count(self, T: np.ndarray, s: np.ndarray | None) -> float:
+        if self._accuracy is None:
+            return 0.0
+        return self._accuracy.count(self.network.outputs[-1], T, s)
+
+    def _evaluate(self, data: _Data, counter: AccuracyCounter | None) -> tuple[float, float | None]:
+        net, bs = self.network, self.block_size
+        E = correct = 0.0
+        for start in range(0, data.X.shape[0], bs):
+            sl = slice(start, start + bs)
+            s = None if data.sample_weight is None else data.sample_weight[sl]
+            o = net.forward(data.X[sl])
+            E += self.loss.total(o, data.T[sl], net.nets[-1], net.output_activation, s)
+            if counter is not None:
+                correct += counter.count(o, data.T[sl], s)
+        metric = None if counter is None else correct / data.weight_total
+        return E / data.weight_total, metric
+
+    # ------------------------------------------------------------------ display
+    def _progress_bar(self):
+        show = self.progress if self.progress is not None else sys.stderr.isatty()
+        if not show:
+            return None
+        from tqdm.auto import tqdm
+
+        return tqdm(total=self.max_epochs, unit="epoch", desc="training", leave=True)
+
+    @staticmethod
+    def _postfix(record: EpochRecord) -> dict[str, str]:
+        post = {"loss": f"{record.loss:.4g}"}
+        if record.metric is not None:
+            post["acc"] = f"{record.metric:.3f}"
+        if record.val_loss is not None:
+            post["val_loss"] = f"{record.val_loss:.4g}"
+        if record.val_metric is not None:
+            post["val_acc"] = f"{record.val_metric:.3f}"
+        return post
+
+
+def _positive_int(name: str, value: object) -> int:
+    if isinstance(value, bool) or not isinstance(value, int | np.integer) or value < 1:
+        raise ValueError(f"{name} must be a positive integer, got {value!r}")
+    return int(value)
