@@ -6,11 +6,10 @@ The public API is re-exported here; see the README for a quickstart.
 from bprop.core.activations import ACTIVATIONS, Activation, get_activation
 from bprop.core.data import one_hot, standardize
 from bprop.core.gradcheck import gradcheck, numeric_gradient
-from bprop.training.history import EpochRecord, History
 from bprop.core.init import INITIALIZERS, get_initializer
-from bprop.files.container import ModelFileError, load, save
 from bprop.core.losses import LOSSES, Loss, get_loss
 from bprop.core.network import Network
+from bprop.files.container import ModelFileError, load, save
 from bprop.optim import (
     LBFGS,
     AdaGrad,
@@ -36,6 +35,7 @@ from bprop.optim.schedules import (
     ReduceOnPlateau,
     StepDecay,
 )
+from bprop.training.history import EpochRecord, History
 from bprop.training.stopping import (
     AllCorrect,
     EarlyStopping,

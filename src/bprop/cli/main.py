@@ -335,9 +335,9 @@ def _validate(mf: Any, path: str) -> None:
 
         load_estimator(mf, path)
     elif mf.kind == "checkpoint":
-        from bprop.training.checkpoint import load_checkpoint
         from bprop.files.container import ModelFileError
         from bprop.sklearn.tabular import Preprocessing
+        from bprop.training.checkpoint import load_checkpoint
 
         load_checkpoint(path)
         if "preprocessing" in mf.metadata:
@@ -353,8 +353,8 @@ def _is_number(x: object) -> bool:
 
 # ---------------------------------------------------------------------------- export
 def _export(args: argparse.Namespace) -> int:
-    from bprop.sklearn import onnx as onnx_export
     from bprop.files.container import read_model_file
+    from bprop.sklearn import onnx as onnx_export
 
     _check_writable(args.onnx)
     mf = read_model_file(args.model, ("network", "tabular", "estimator", "checkpoint"))

@@ -154,6 +154,9 @@ def train(args: argparse.Namespace) -> int:
     """Run ``bprop train``; returns the exit status."""
     import numpy as np
 
+    from bprop.core.network import as_float_dtype
+    from bprop.files.container import ModelFileError
+    from bprop.sklearn.tabular import Preprocessing, TabularModel, read_table
     from bprop.training.checkpoint import (
         CheckpointCallback,
         jsonable,
@@ -161,9 +164,6 @@ def train(args: argparse.Namespace) -> int:
         restore,
         training_finished,
     )
-    from bprop.files.container import ModelFileError
-    from bprop.core.network import as_float_dtype
-    from bprop.sklearn.tabular import Preprocessing, TabularModel, read_table
 
     start = time.perf_counter()
     _check_writable(args.out)  # before training, not after it

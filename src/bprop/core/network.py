@@ -229,7 +229,7 @@ class Network:
         }
 
     def save(self, path: str) -> None:
-        """Write the network to a model file (safetensors + JSON header; see :mod:`bprop.files.container`).
+        """Write the network to a model file (safetensors + JSON header; see :mod:`bprop.files`).
 
         Atomic: an interrupted save leaves any previous file intact. ``bprop.load`` reads it.
         """

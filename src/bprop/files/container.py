@@ -48,9 +48,9 @@ from typing import IO, Any
 import numpy as np
 
 from bprop.core.activations import ACTIVATIONS, get_activation
-from bprop.training.history import EpochRecord, History
 from bprop.core.losses import LOSSES
 from bprop.core.network import Network
+from bprop.training.history import EpochRecord, History
 
 __all__ = [
     "FORMAT",

@@ -59,7 +59,7 @@ class UpdateRule(_Rule):
 
 
 class Objective(Protocol):
-    """The full-batch objective a :class:`ClosureRule` minimises (see ``bprop.training.trainer``)."""
+    """The full-batch objective a :class:`ClosureRule` minimises (see bprop.training)."""
 
     n_params: int
 

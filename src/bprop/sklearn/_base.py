@@ -47,10 +47,10 @@ from bprop.core.activations import Activation, get_activation
 from bprop.core.losses import get_loss
 from bprop.core.network import Network
 from bprop.optim import ClosureRule
-from bprop.training.stopping import StoppingCriterion
-from bprop.training.trainer import Trainer
 from bprop.sklearn._monitor import SklearnMonitor
 from bprop.sklearn._solvers import SGD_FAMILY, make_rule, solver_name
+from bprop.training.stopping import StoppingCriterion
+from bprop.training.trainer import Trainer
 
 __all__ = ["BaseMLP"]
 

@@ -1,4 +1,4 @@
-"""Saving and loading the scikit-learn estimators through the model format (:mod:`bprop.files.container`).
+"""Saving and loading the scikit-learn estimators through the model file format.
 
 An estimator file is a model file of kind "estimator": the trained ``network_`` as the
 ``layers.*`` tensors, ``history_`` as the ``history`` tensor, and in the metadata

@@ -32,8 +32,8 @@ from typing import Any
 
 import numpy as np
 
-from bprop.training.history import EpochRecord, History
 from bprop.files.container import ModelFile, ModelFileError, read_model_file, write_model_file
+from bprop.training.history import EpochRecord, History
 
 __all__ = [
     "Checkpoint",

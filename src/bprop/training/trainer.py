@@ -35,15 +35,15 @@ from typing import Any
 
 import numpy as np
 
-from bprop.training import fast
 from bprop.core.data import check_sample_weight, check_targets
-from bprop.training.history import EpochRecord, History
 from bprop.core.losses import Loss, default_loss, get_loss
-from bprop.training.metrics import AccuracyCounter
 from bprop.core.network import Network
-from bprop.training.objective import FullBatchObjective
 from bprop.optim import ClosureRule, UpdateRule, get_rule
 from bprop.optim.base import check_positive
+from bprop.training import fast
+from bprop.training.history import EpochRecord, History
+from bprop.training.metrics import AccuracyCounter
+from bprop.training.objective import FullBatchObjective
 from bprop.training.stopping import StoppingCriterion
 
 __all__ = ["DivergenceWarning", "FullBatchObjective", "Trainer", "MODES"]

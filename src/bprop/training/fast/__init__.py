@@ -57,7 +57,7 @@ if TYPE_CHECKING:  # pragma: no cover
 
 __all__ = ["available", "disabled", "enabled", "run_epoch", "set_enabled", "why_not"]
 
-# The codes of bprop.training.fast._kernels (repeated here so that numba is imported only when used).
+# The codes of the kernels module (repeated here so that numba is imported only when used).
 _ACT_CODES = {Identity: 0, Logistic: 1, Tanh: 2, ReLU: 3, Softmax: 4}
 _ELEMENTWISE = (Identity, Logistic, Tanh, ReLU)
 _SQUARED_ERROR, _MSE, _BCE_LOGISTIC, _CCE_SOFTMAX = 0, 1, 2, 3

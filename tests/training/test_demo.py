@@ -4,8 +4,8 @@ from __future__ import annotations
 
 import numpy as np
 
-from bprop.training import demo
 from bprop.cli import main
+from bprop.training import demo
 
 
 def test_digits_demo_reaches_95_percent_on_held_out_data():

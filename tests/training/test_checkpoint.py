@@ -11,6 +11,8 @@ import numpy as np
 import pytest
 
 from bprop import EarlyStopping, ModelFileError, Network, Trainer
+from bprop.files.container import read_safetensors, write_safetensors
+from bprop.optim import RULES, UpdateRule, get_rule
 from bprop.training.checkpoint import (
     CheckpointCallback,
     load_checkpoint,
@@ -18,8 +20,6 @@ from bprop.training.checkpoint import (
     save_checkpoint,
     training_finished,
 )
-from bprop.files.container import read_safetensors, write_safetensors
-from bprop.optim import RULES, UpdateRule, get_rule
 
 EPOCHS, CUT = 6, 3
 

@@ -13,8 +13,8 @@ import pandas as pd
 import pytest
 
 import bprop
-from bprop.training.checkpoint import load_checkpoint
 from bprop.cli import main
+from bprop.training.checkpoint import load_checkpoint
 
 #: enough epochs that the subprocess is still training when the first checkpoint appears
 EPOCHS = 1000

@@ -13,9 +13,9 @@ import pytest
 
 import bprop.training.fast as fast
 from bprop import DivergenceWarning, Network, Trainer
-from bprop.sklearn._solvers import SklearnAdam
 from bprop.optim import GradientDescent, Momentum, Nesterov
 from bprop.optim.adaptive import Adam
+from bprop.sklearn._solvers import SklearnAdam
 
 pytest.importorskip("numba", reason="the compiled path needs numba (bprop[fast])")
 

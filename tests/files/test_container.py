@@ -406,8 +406,8 @@ def _tabular_file(tmp_path):
 def test_fuzzed_metadata_never_escapes_as_another_exception(tmp_path, which, capsys):
     """Every metadata value replaced by hostile JSON: load either works or raises a
     ModelFileError; `bprop info` prints one error line."""
-    from bprop.training.checkpoint import load_checkpoint
     from bprop.cli import main
+    from bprop.training.checkpoint import load_checkpoint
 
     path = _tabular_file(tmp_path)
     if which == "checkpoint":

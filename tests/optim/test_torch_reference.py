@@ -11,7 +11,8 @@ import pytest
 
 from bprop import Network, Trainer, get_rule
 
-REF = json.loads((Path(__file__).parent / "reference" / "torch_trajectories.json").read_text())
+REF_FILE = Path(__file__).parent.parent / "reference" / "torch_trajectories.json"
+REF = json.loads(REF_FILE.read_text())
 
 
 def _network() -> Network:
