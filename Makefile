@@ -23,7 +23,10 @@ $(VENV)/.all: pyproject.toml | $(BIN)/python
 demo: $(VENV)/.core
 	$(BIN)/bprop demo
 
+# The layer contract (import-linter, see pyproject.toml), ruff, then the suite.
 test: $(VENV)/.all
+	$(BIN)/lint-imports
+	$(BIN)/ruff check -q src tests bench
 	$(BIN)/python -m pytest -n 2 -q
 
 lint: $(VENV)/.all

@@ -3,13 +3,16 @@
 The public API is re-exported here; see the README for a quickstart.
 """
 
+import importlib
+
+from bprop._version import __version__
 from bprop.core.activations import ACTIVATIONS, Activation, get_activation
 from bprop.core.data import one_hot, standardize
 from bprop.core.gradcheck import gradcheck, numeric_gradient
 from bprop.core.init import INITIALIZERS, get_initializer
 from bprop.core.losses import LOSSES, Loss, get_loss
 from bprop.core.network import Network
-from bprop.files.container import ModelFileError, load, save
+from bprop.files import ModelFileError
 from bprop.optim import (
     LBFGS,
     AdaGrad,
@@ -47,17 +50,20 @@ from bprop.training.stopping import (
 )
 from bprop.training.trainer import DivergenceWarning, Trainer
 
-__version__ = "0.1.0"
-
-# The scikit-learn estimators import scikit-learn (about a second), so they load on first use.
-_ESTIMATORS = ("MLPAutoencoder", "MLPClassifier", "MLPRegressor")
+# The scikit-learn layer imports scikit-learn (about a second), so it loads on first use:
+# the estimators, and load/save (which know every file kind, estimators included).
+_LAZY = {
+    "MLPAutoencoder": "bprop.sklearn",
+    "MLPClassifier": "bprop.sklearn",
+    "MLPRegressor": "bprop.sklearn",
+    "load": "bprop.sklearn.persistence",
+    "save": "bprop.sklearn.persistence",
+}
 
 
 def __getattr__(name: str):
-    if name in _ESTIMATORS:
-        from bprop import sklearn as estimators
-
-        return getattr(estimators, name)
+    if name in _LAZY:
+        return getattr(importlib.import_module(_LAZY[name]), name)
     raise AttributeError(f"module 'bprop' has no attribute {name!r}")
 
 

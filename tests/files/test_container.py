@@ -12,7 +12,9 @@ import pytest
 
 import bprop
 from bprop import ModelFileError, Network
-from bprop.files.container import MAX_HEADER_BYTES, atomic_write, read_model_file, write_safetensors
+from bprop.files import atomic_write
+from bprop.files.tensors import MAX_HEADER_BYTES, write_safetensors
+from bprop.training.model_file import read_model_file
 
 
 def _net(dtype=np.float64) -> Network:

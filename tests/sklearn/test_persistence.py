@@ -10,7 +10,7 @@ import pytest
 
 import bprop
 from bprop import ModelFileError
-from bprop.files.container import read_safetensors, write_safetensors
+from bprop.files.tensors import read_safetensors, write_safetensors
 
 
 def _X() -> np.ndarray:

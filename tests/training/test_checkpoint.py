@@ -11,7 +11,7 @@ import numpy as np
 import pytest
 
 from bprop import EarlyStopping, ModelFileError, Network, Trainer
-from bprop.files.container import read_safetensors, write_safetensors
+from bprop.files.tensors import read_safetensors, write_safetensors
 from bprop.optim import RULES, UpdateRule, get_rule
 from bprop.training.checkpoint import (
     CheckpointCallback,

@@ -39,8 +39,9 @@ def _emit_json(data: Any) -> None:
 
 
 def _load_tabular(path: str):
-    from bprop.files.container import ModelFileError, read_model_file
+    from bprop.files import ModelFileError
     from bprop.sklearn.tabular import TabularModel
+    from bprop.training.model_file import read_model_file
 
     mf = read_model_file(path, ("network", "tabular", "estimator", "checkpoint"))
     if mf.kind != "tabular":
@@ -239,7 +240,7 @@ def _evaluate(args: argparse.Namespace) -> int:
 
 # ---------------------------------------------------------------------------- info
 def _info(args: argparse.Namespace) -> int:
-    from bprop.files.container import read_model_file
+    from bprop.training.model_file import read_model_file
 
     mf = read_model_file(args.model)
     _validate(mf, args.model)
@@ -331,11 +332,11 @@ def _validate(mf: Any, path: str) -> None:
 
         TabularModel.from_model_file(mf, path)
     elif mf.kind == "estimator":
-        from bprop.sklearn.persistence import load_estimator
+        from bprop.sklearn.persistence import ESTIMATOR_CLASSES, load_estimator
 
-        load_estimator(mf, path)
+        load_estimator(mf, path, ESTIMATOR_CLASSES)
     elif mf.kind == "checkpoint":
-        from bprop.files.container import ModelFileError
+        from bprop.files import ModelFileError
         from bprop.sklearn.tabular import Preprocessing
         from bprop.training.checkpoint import load_checkpoint
 
@@ -353,8 +354,8 @@ def _is_number(x: object) -> bool:
 
 # ---------------------------------------------------------------------------- export
 def _export(args: argparse.Namespace) -> int:
-    from bprop.files.container import read_model_file
     from bprop.sklearn import onnx as onnx_export
+    from bprop.training.model_file import read_model_file
 
     _check_writable(args.onnx)
     mf = read_model_file(args.model, ("network", "tabular", "estimator", "checkpoint"))
@@ -366,7 +367,7 @@ def _export(args: argparse.Namespace) -> int:
 
 # ---------------------------------------------------------------------------- explain
 def _explain(args: argparse.Namespace) -> int:
-    from bprop.training import explain
+    from bprop.cli import explain
 
     result = explain.explain_from_args(args)
     if args.json:
@@ -473,7 +474,7 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--onnx", required=True, metavar="FILE", help="the .onnx file to write")
     p.set_defaults(func=_export)
 
-    from bprop.training.explain import add_arguments
+    from bprop.cli.explain import add_arguments
 
     p = sub.add_parser(
         "explain",

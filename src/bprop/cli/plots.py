@@ -19,6 +19,8 @@ from typing import Any
 
 import numpy as np
 
+from bprop.files import atomic_write
+
 __all__ = ["confusion_matrix_plot", "decision_boundary_plot", "learning_curves", "training_plots"]
 
 
@@ -34,8 +36,6 @@ def _figure(width: float = 6.4, height: float = 4.8):
 
 
 def _save(fig, path: Path) -> Path:
-    from bprop.files.container import atomic_write
-
     fig.tight_layout()
     with atomic_write(path) as fh:
         fig.savefig(fh, format="png")

@@ -155,7 +155,7 @@ def train(args: argparse.Namespace) -> int:
     import numpy as np
 
     from bprop.core.network import as_float_dtype
-    from bprop.files.container import ModelFileError
+    from bprop.files import ModelFileError
     from bprop.sklearn.tabular import Preprocessing, TabularModel, read_table
     from bprop.training.checkpoint import (
         CheckpointCallback,

@@ -26,6 +26,7 @@ once per batch size and reused.
 
 from __future__ import annotations
 
+import os
 from collections.abc import Sequence
 
 import numpy as np
@@ -33,6 +34,7 @@ import numpy as np
 from bprop.core.activations import Activation, get_activation
 from bprop.core.init import get_initializer
 from bprop.core.losses import Loss
+from bprop.files import write_container
 
 __all__ = ["Network", "as_float_dtype"]
 
@@ -228,14 +230,24 @@ class Network:
             "dtype": self.dtype.name,
         }
 
-    def save(self, path: str) -> None:
+    def named_tensors(self) -> dict[str, np.ndarray]:
+        """The parameters as model-file tensors: ``layers.{l}.weight`` and ``layers.{l}.bias``."""
+        tensors: dict[str, np.ndarray] = {}
+        for layer, (W, b) in enumerate(zip(self.weights, self.biases, strict=True)):
+            tensors[f"layers.{layer}.weight"] = W
+            tensors[f"layers.{layer}.bias"] = b
+        return tensors
+
+    def save(self, path: str | os.PathLike, loss: str | None = None) -> None:
         """Write the network to a model file (safetensors + JSON header; see :mod:`bprop.files`).
 
         Atomic: an interrupted save leaves any previous file intact. ``bprop.load`` reads it.
         """
-        from bprop.files.container import save_network
-
-        save_network(self, path)
+        if not np.all(np.isfinite(self.params)):
+            raise ValueError("cannot save a network with NaN or infinite weights")
+        write_container(
+            path, "network", {"network": self.config(), "loss": loss}, self.named_tensors()
+        )
 
     def __repr__(self) -> str:
         acts = ", ".join(a.name for a in self.activations)

@@ -49,6 +49,7 @@ from bprop.core.network import Network
 from bprop.optim import ClosureRule
 from bprop.sklearn._monitor import SklearnMonitor
 from bprop.sklearn._solvers import SGD_FAMILY, make_rule, solver_name
+from bprop.sklearn.estimator_file import save_estimator
 from bprop.training.stopping import StoppingCriterion
 from bprop.training.trainer import Trainer
 
@@ -365,10 +366,8 @@ class BaseMLP(BaseEstimator):
     def save(self, path: Any) -> None:
         """Write the fitted estimator to a bprop model file (safetensors + JSON, no pickle).
 
-        ``bprop.load(path)`` returns an equal estimator; see :mod:`bprop.sklearn.persistence`.
+        ``bprop.load(path)`` returns an equal estimator; see :mod:`bprop.sklearn.estimator_file`.
         """
-        from bprop.sklearn.persistence import save_estimator
-
         save_estimator(self, path)
 
     # ------------------------------------------------------------------ pickling

@@ -36,6 +36,9 @@ from typing import Any
 
 import numpy as np
 
+from bprop.core.network import Network
+from bprop.files import atomic_write
+
 __all__ = ["OPSET", "export", "input_names", "onnx_feed", "to_onnx"]
 
 OPSET = 19
@@ -70,8 +73,6 @@ def input_names(model: Any) -> dict[str, str]:
 def to_onnx(model: Any):
     """The ONNX ModelProto of a :class:`~bprop.sklearn.tabular.TabularModel` or a bare
     :class:`~bprop.core.network.Network` (input ``X`` [N, n_inputs], output ``output``)."""
-    from bprop.core.network import Network
-
     onnx, TensorProto, helper, numpy_helper = _onnx()
     if isinstance(model, Network):
         return _network_graph(model)
@@ -256,8 +257,6 @@ def _activation(act: Any, x: str, node, const, dtype) -> str:
 
 def export(model: Any, path: str | os.PathLike) -> None:
     """Write the ONNX graph of a tabular model to ``path`` (atomically)."""
-    from bprop.files.container import atomic_write
-
     proto = to_onnx(model)
     with atomic_write(path) as fh:
         fh.write(proto.SerializeToString())

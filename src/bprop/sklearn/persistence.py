@@ -1,185 +1,58 @@
-"""Saving and loading the scikit-learn estimators through the model file format.
+"""``bprop.load`` and ``bprop.save``: every kind of bprop file, one entry point.
 
-An estimator file is a model file of kind "estimator": the trained ``network_`` as the
-``layers.*`` tensors, ``history_`` as the ``history`` tensor, and in the metadata
-
-- ``estimator.class``: "MLPClassifier", "MLPRegressor" or "MLPAutoencoder" (an allowlist;
-  nothing else is ever instantiated);
-- ``estimator.params``: ``get_params(deep=False)``;
-- ``estimator.attributes``: the public fitted attributes (names ending in ``_``) other than
-  ``network_``, ``history_``, ``coefs_`` and ``intercepts_`` (the last two are views of the
-  network's weights, re-linked on load); numeric arrays go to tensors ``estimator.<name>``;
-- ``estimator.label_binarizer``: for a classifier, the kind of target it was fitted on
-  ("binary", "multiclass", "multilabel-indicator"); the binarizer is rebuilt from it and
-  ``classes_``.
-
-Values are encoded as tagged JSON, so that types survive: JSON scalars as themselves,
-non-finite floats as {"float": "inf"}, tuples as {"tuple": [...]}, dicts as
-{"dict": {...}}, arrays of strings as {"strings": [...]} (numpy str dtype) or
-{"objects": [...]} (object dtype, as ``feature_names_in_``), other arrays as
-{"tensor": name}. A value of any other type (a RandomState, a callable) cannot be saved:
-a ValueError names it. Decoding accepts only these forms.
+A file's ``kind`` names what it holds: a bare network, an estimator
+(:mod:`bprop.sklearn.estimator_file`), a model trained by ``bprop train``
+(:mod:`bprop.sklearn.tabular`), or a checkpoint (:mod:`bprop.training.checkpoint`, read
+with ``load_checkpoint``). Nothing is ever unpickled or imported by name from a file.
 """
 
 from __future__ import annotations
 
-import math
 import os
-import re
 from typing import Any
 
-import numpy as np
+from bprop.core.network import Network
+from bprop.files import ModelFileError
+from bprop.sklearn.autoencoder import MLPAutoencoder
+from bprop.sklearn.classifier import MLPClassifier
+from bprop.sklearn.estimator_file import load_estimator, save_estimator
+from bprop.sklearn.regressor import MLPRegressor
+from bprop.sklearn.tabular import TabularModel
+from bprop.training.model_file import read_model_file
 
-from bprop.files.container import ModelFile, ModelFileError, write_model_file
+__all__ = ["ESTIMATOR_CLASSES", "load", "save"]
 
-__all__ = ["ESTIMATORS", "load_estimator", "save_estimator"]
-
-ESTIMATORS = ("MLPClassifier", "MLPRegressor", "MLPAutoencoder")
-_SKIP = {"network_", "history_", "coefs_", "intercepts_"}
-_ATTR = re.compile(r"^[A-Za-z]\w*_$")
-
-
-def _encode(value: Any, name: str, tensors: dict[str, np.ndarray] | None) -> Any:
-    if isinstance(value, np.generic):
-        value = value.item()
-    if value is None or isinstance(value, bool | int | str):
-        return value
-    if isinstance(value, float):
-        return value if math.isfinite(value) else {"float": str(value)}
-    if isinstance(value, tuple):
-        return {"tuple": [_encode(v, name, tensors) for v in value]}
-    if isinstance(value, list):
-        return [_encode(v, name, tensors) for v in value]
-    if isinstance(value, dict) and all(isinstance(k, str) for k in value):
-        return {"dict": {k: _encode(v, name, tensors) for k, v in value.items()}}
-    if isinstance(value, np.ndarray):
-        if value.dtype.kind in "US":
-            return {"strings": value.astype(str).tolist()}
-        if value.dtype.kind == "O" and all(isinstance(v, str) for v in value.ravel()):
-            return {"objects": value.astype(str).tolist()}  # e.g. feature_names_in_
-        if value.dtype.kind in "biuf" and tensors is not None:
-            key = f"estimator.{name}"
-            if key in tensors:
-                raise ValueError(f"cannot save {name}: more than one array")
-            tensors[key] = value
-            return {"tensor": key}
-    raise ValueError(
-        f"cannot save {name} of type {type(value).__name__} in a model file "
-        "(only numbers, strings, lists, tuples, dicts and arrays)"
-    )
+#: The estimator classes a file may name (an allowlist).
+ESTIMATOR_CLASSES: dict[str, type] = {
+    cls.__name__: cls for cls in (MLPClassifier, MLPRegressor, MLPAutoencoder)
+}
 
 
-def _decode(value: Any, tensors: dict[str, np.ndarray]) -> Any:
-    if value is None or isinstance(value, bool | int | float | str):
-        return value
-    if isinstance(value, list):
-        return [_decode(v, tensors) for v in value]
-    if isinstance(value, dict) and len(value) == 1:
-        ((tag, inner),) = value.items()
-        if tag == "float" and inner in ("inf", "-inf", "nan"):
-            return float(inner)
-        if tag == "tuple" and isinstance(inner, list):
-            return tuple(_decode(v, tensors) for v in inner)
-        if tag == "dict" and isinstance(inner, dict):
-            return {k: _decode(v, tensors) for k, v in inner.items()}
-        if tag in ("strings", "objects") and isinstance(inner, list):
-            array = np.array(inner)
-            if array.size and array.dtype.kind != "U":
-                raise ValueError("bad string array")
-            return array.astype(object) if tag == "objects" else array.astype(str)
-        if tag == "tensor" and isinstance(inner, str) and inner in tensors:
-            return tensors[inner]
-    raise ValueError(f"unrecognised value {value!r}")
+def load(path: str | os.PathLike) -> Any:
+    """The object saved in a bprop model file: a Network, an estimator, or a tabular model.
 
-
-def save_estimator(estimator: Any, path: str | os.PathLike) -> None:
-    """Write a fitted bprop estimator to a model file (atomically)."""
-    name = type(estimator).__name__
-    if name not in ESTIMATORS or not type(estimator).__module__.startswith("bprop."):
-        raise ValueError(f"cannot save a {name}: not a bprop estimator")
-    network = getattr(estimator, "network_", None)
-    if network is None:
-        raise ValueError(f"this {name} is not fitted yet; call fit before save")
-    estimator._sync_network()
-    tensors: dict[str, np.ndarray] = {}
-    params = {k: _encode(v, k, None) for k, v in estimator.get_params(deep=False).items()}
-    attributes = {
-        k: _encode(v, k, tensors)
-        for k, v in vars(estimator).items()
-        if _ATTR.match(k) and k not in _SKIP
-    }
-    info: dict[str, Any] = {"class": name, "params": params, "attributes": attributes}
-    binarizer = getattr(estimator, "_label_binarizer", None)
-    if binarizer is not None:
-        info["label_binarizer"] = str(binarizer.y_type_)
-    loss = getattr(estimator, "_loss_name", None)
-    write_model_file(
-        path,
-        network,
-        kind="estimator",
-        loss=loss if isinstance(loss, str) else None,
-        history=getattr(estimator, "history_", None),
-        extra={"estimator": info},
-        extra_tensors=tensors,
-    )
-
-
-def load_estimator(mf: ModelFile, path: str) -> Any:
-    """Rebuild the estimator of a validated model file (``bprop.load`` calls this)."""
-    from bprop import sklearn as estimators
-
-    info = mf.metadata.get("estimator")
-    if not isinstance(info, dict) or not {"class", "params", "attributes"} <= set(info):
-        raise ModelFileError(path, "malformed estimator metadata")
-    name = info["class"]
-    if name not in ESTIMATORS:
-        raise ModelFileError(path, f"estimator class {name!r} not allowed")
-    cls = getattr(estimators, name)
-    tensors = {k: v for k, v in mf.extra_tensors.items() if k.startswith("estimator.")}
+    Every problem with the file is a :class:`~bprop.files.ModelFileError` naming the file.
+    """
+    mf = read_model_file(path, ("network", "tabular", "estimator"))
+    if mf.kind == "network":
+        return mf.network
     try:
-        if not isinstance(info["params"], dict) or not isinstance(info["attributes"], dict):
-            raise ValueError("params and attributes must be objects")
-        params = {k: _decode(v, {}) for k, v in info["params"].items()}
-        attributes = {k: _decode(v, tensors) for k, v in info["attributes"].items()}
-        estimator = cls(**params)
-    except (TypeError, ValueError) as exc:
-        raise ModelFileError(path, f"bad estimator metadata ({exc})") from None
-    for key, value in attributes.items():
-        if not _ATTR.match(key) or key in _SKIP:
-            raise ModelFileError(path, f"attribute {key!r} not allowed")
-        setattr(estimator, key, value)
-    estimator.network_ = mf.network
-    if mf.history is not None:
-        estimator.history_ = mf.history
-    if "label_binarizer" in info:
-        estimator._label_binarizer = _binarizer(path, info["label_binarizer"], attributes)
-    estimator._link_attributes()
-    return estimator
+        if mf.kind == "tabular":
+            return TabularModel.from_model_file(mf, str(path))
+        return load_estimator(mf, str(path), ESTIMATOR_CLASSES)
+    except ModelFileError:
+        raise
+    except (ValueError, TypeError, KeyError) as exc:
+        raise ModelFileError(path, f"invalid {mf.kind} metadata ({exc})") from None
 
 
-def _binarizer(path: str, y_type: object, attributes: dict[str, Any]):
-    from sklearn.preprocessing import LabelBinarizer
-
-    classes = attributes.get("classes_")
-    if classes is None:
-        raise ModelFileError(path, "a classifier without classes_")
-    classes = np.asarray(classes)
-    binarizer = LabelBinarizer()
-    if y_type == "multilabel-indicator":
-        binarizer.fit(np.eye(len(classes), dtype=int))
-    elif y_type in ("binary", "multiclass"):
-        binarizer.fit(classes)
+def save(obj: Any, path: str | os.PathLike) -> None:
+    """Save a Network, an estimator or a tabular model (anything with a ``save`` method)."""
+    if isinstance(obj, Network):
+        obj.save(path)
+    elif isinstance(obj, tuple(ESTIMATOR_CLASSES.values())):
+        save_estimator(obj, path)
+    elif callable(getattr(obj, "save", None)):
+        obj.save(path)
     else:
-        raise ModelFileError(path, f"unknown target kind {y_type!r}")
-    if binarizer.y_type_ != y_type or not np.array_equal(binarizer.classes_, classes):
-        raise ModelFileError(path, "classes_ do not match the target kind")
-    return binarizer
-
-
-def _register() -> None:
-    from bprop.files.container import register_loader
-
-    register_loader("estimator", load_estimator)
-
-
-_register()
+        raise ValueError(f"cannot save an object of type {type(obj).__name__}")

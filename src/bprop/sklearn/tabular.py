@@ -30,6 +30,9 @@ from typing import Any
 
 import numpy as np
 
+from bprop.files import ModelFileError, atomic_write
+from bprop.training.model_file import write_model_file
+
 __all__ = [
     "ColumnSpec",
     "DataError",
@@ -104,8 +107,6 @@ def read_table(path: str | os.PathLike):
 
 def write_table(df, path: str | os.PathLike) -> None:
     """Write a DataFrame as CSV or Parquet (by extension), atomically."""
-    from bprop.files.container import atomic_write
-
     suffix = Path(path).suffix.lower()
     if suffix in _PARQUET:
         with atomic_write(path, "wb") as fh:
@@ -549,8 +550,6 @@ class TabularModel:
         return proba
 
     def save(self, path: str | os.PathLike) -> None:
-        from bprop.files.container import write_model_file
-
         write_model_file(
             path,
             self.network,
@@ -566,8 +565,6 @@ class TabularModel:
 
     @classmethod
     def from_model_file(cls, mf: Any, path: str) -> TabularModel:
-        from bprop.files.container import ModelFileError
-
         meta = mf.metadata
         try:
             pre = Preprocessing.from_dict(meta.get("preprocessing"))
@@ -585,12 +582,3 @@ class TabularModel:
         if not isinstance(training, dict) or not isinstance(metrics, dict):
             raise ModelFileError(path, "training settings and metrics must be JSON objects")
         return cls(mf.network, pre, meta["loss"], training, mf.history, metrics)
-
-
-def _register() -> None:
-    from bprop.files.container import register_loader
-
-    register_loader("tabular", TabularModel.from_model_file)
-
-
-_register()

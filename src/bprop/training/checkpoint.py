@@ -1,6 +1,6 @@
 """Checkpoints: everything a :class:`~bprop.training.trainer.Trainer` carries from epoch to epoch.
 
-A checkpoint is a bprop model file (:mod:`bprop.files.container`, kind "checkpoint") holding
+A checkpoint is a bprop model file (:mod:`bprop.training.model_file`, kind "checkpoint") holding
 
 - the network's weights (``layers.*``), as in a model file;
 - the update rule's name, hyperparameters and state (``Trainer.state.rule_state``);
@@ -32,8 +32,10 @@ from typing import Any
 
 import numpy as np
 
-from bprop.files.container import ModelFile, ModelFileError, read_model_file, write_model_file
+from bprop.files import ModelFileError
 from bprop.training.history import EpochRecord, History
+from bprop.training.model_file import ModelFile, read_model_file, write_model_file
+from bprop.training.trainer import TrainingState
 
 __all__ = [
     "Checkpoint",
@@ -326,8 +328,6 @@ def restore(trainer: Any, checkpoint: Checkpoint | str | os.PathLike) -> Checkpo
     """Put a checkpoint's weights, rule state, epoch, history, best-so-far and RNG into
     ``trainer`` (whose network, rule and loss must match); then ``fit(..., resume=True)``.
     """
-    from bprop.training.trainer import TrainingState
-
     ck = checkpoint if isinstance(checkpoint, Checkpoint) else load_checkpoint(checkpoint)
     path, mf, info = ck.path, ck.model_file, ck.metadata["checkpoint"]
     net = trainer.network

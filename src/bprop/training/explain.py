@@ -21,10 +21,7 @@ hidden layers); outputs o1, o2, ...; a weight is w(i1->h1), a bias b(h1).
 
 from __future__ import annotations
 
-import argparse
-import json
 from dataclasses import dataclass, field
-from pathlib import Path
 from typing import Any
 
 import numpy as np
@@ -33,7 +30,7 @@ from bprop.core.losses import Loss, default_loss, get_loss
 from bprop.core.network import Network
 from bprop.optim import UpdateRule, get_rule
 
-__all__ = ["Explanation", "add_arguments", "explain_from_args", "explain_step", "unit_names"]
+__all__ = ["Explanation", "explain_step", "unit_names"]
 
 #: explain is for small networks that fit on a screen
 MAX_UNITS = 64
@@ -241,143 +238,4 @@ def explain_step(
         new_error=float(E_new),
         freeze_biases=freeze_biases,
         digits=digits,
-    )
-
-
-# ---------------------------------------------------------------------------- command line
-def _csv_floats(text: str) -> list[float]:
-    try:
-        return [float(v) for v in text.split(",")]
-    except ValueError:
-        raise argparse.ArgumentTypeError(f"expected numbers like 0.05,0.1, got {text!r}") from None
-
-
-def _csv_ints(text: str) -> list[int]:
-    try:
-        sizes = [int(v) for v in text.split(",")]
-    except ValueError:
-        raise argparse.ArgumentTypeError(f"expected sizes like 2,2,1, got {text!r}") from None
-    if len(sizes) < 2 or any(s < 1 for s in sizes):
-        raise argparse.ArgumentTypeError(f"expected at least two positive sizes, got {text!r}")
-    return sizes
-
-
-def add_arguments(p: argparse.ArgumentParser) -> None:
-    """The options of ``bprop explain``."""
-    from bprop.cli.main import _key_value
-
-    p.add_argument(
-        "--input",
-        "-x",
-        type=_csv_floats,
-        required=True,
-        metavar="X1,X2,...",
-        help="the input pattern",
-    )
-    p.add_argument(
-        "--target",
-        "-t",
-        type=_csv_floats,
-        required=True,
-        metavar="T1,T2,...",
-        help="the target outputs",
-    )
-    p.add_argument(
-        "--sizes",
-        type=_csv_ints,
-        default=None,
-        metavar="N,N,...",
-        help="layer sizes, input first (default: inputs-2-targets, or from --weights)",
-    )
-    p.add_argument(
-        "--weights",
-        default=None,
-        metavar="FILE",
-        help='weights from a JSON file {"weights": [W_0, ...], "biases": [b_0, ...]} '
-        "(W_l[i][j] = w_ij, shape n_in x n_out) or a bprop model file",
-    )
-    p.add_argument("--seed", type=int, default=0, help="seed for random weights (no --weights)")
-    p.add_argument("--init", default="uniform", help="initialiser for random weights")
-    p.add_argument("--activation", default="logistic", help="hidden activation")
-    p.add_argument("--output-activation", default="logistic", help="output activation")
-    p.add_argument(
-        "--loss", default="squared_error", help="loss (E = 1/2 sum (t - o)^2 by default)"
-    )
-    p.add_argument("--rule", default="gd", help="update rule")
-    p.add_argument(
-        "--lr",
-        type=float,
-        default=None,
-        help="learning rate (default: 0.5 for gd, else the rule's default)",
-    )
-    p.add_argument(
-        "--param",
-        action="append",
-        default=[],
-        type=_key_value,
-        metavar="KEY=VALUE",
-        help="another rule hyperparameter (repeatable)",
-    )
-    p.add_argument(
-        "--freeze-biases",
-        action="store_true",
-        help="leave the biases unchanged (as in Mazur's worked example)",
-    )
-    p.add_argument("--digits", type=int, default=9, help="significant digits shown")
-
-
-def _network_from_json(path: str, hidden: str, output: str) -> Network:
-    try:
-        data = json.loads(Path(path).read_text())
-    except FileNotFoundError:
-        raise ValueError(f"{path}: no such file") from None
-    except (OSError, UnicodeDecodeError, json.JSONDecodeError) as exc:
-        raise ValueError(f"{path}: not a readable JSON weights file ({exc})") from None
-    if not isinstance(data, dict) or "weights" not in data or "biases" not in data:
-        raise ValueError(f"{path}: expected an object with 'weights' and 'biases'")
-    try:
-        Ws = [np.asarray(W, dtype=float) for W in data["weights"]]
-        bs = [np.asarray(b, dtype=float) for b in data["biases"]]
-        return Network.from_weights(
-            Ws, bs, data.get("activation", hidden), data.get("output_activation", output)
-        )
-    except (TypeError, ValueError) as exc:
-        raise ValueError(f"{path}: {exc}") from None
-
-
-def explain_from_args(args: argparse.Namespace) -> Explanation:
-    """Build the network the options describe and explain one step."""
-    n_in, n_out = len(args.input), len(args.target)
-    if args.weights:
-        if args.weights.lower().endswith(".json"):
-            net = _network_from_json(args.weights, args.activation, args.output_activation)
-        else:
-            from bprop.files.container import load_network
-
-            net = load_network(args.weights)
-        if args.sizes is not None and list(net.sizes) != args.sizes:
-            raise ValueError(f"--sizes {args.sizes} do not match the weights' {list(net.sizes)}")
-    else:
-        sizes = args.sizes or [n_in, 2, n_out]
-        net = Network(
-            sizes, args.activation, args.output_activation, init=args.init, seed=args.seed
-        )
-    if net.n_inputs != n_in:
-        raise ValueError(f"--input has {n_in} values but the network has {net.n_inputs} inputs")
-    if net.n_outputs != n_out:
-        raise ValueError(f"--target has {n_out} values but the network has {net.n_outputs} outputs")
-    hp = dict(args.param)
-    if args.lr is not None:
-        hp["learning_rate"] = args.lr
-    elif args.rule.lower() in ("gd", "sgd", "gradient_descent"):
-        hp.setdefault("learning_rate", 0.5)
-    rule = get_rule(args.rule, **hp)
-    return explain_step(
-        net,
-        args.input,
-        args.target,
-        loss=args.loss,
-        rule=rule,
-        freeze_biases=args.freeze_biases,
-        digits=args.digits,
     )

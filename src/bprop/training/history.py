@@ -3,10 +3,22 @@
 from __future__ import annotations
 
 from dataclasses import asdict, dataclass, field
+from typing import Any
 
 import numpy as np
 
-__all__ = ["EpochRecord", "History"]
+from bprop.files.tensors import is_int
+
+__all__ = [
+    "HISTORY_COLUMNS",
+    "EpochRecord",
+    "History",
+    "history_from_tensor",
+    "history_summary",
+    "history_to_tensor",
+]
+
+HISTORY_COLUMNS = ("epoch", "loss", "metric", "val_loss", "val_metric", "learning_rate", "time")
 
 
 @dataclass
@@ -79,3 +91,54 @@ class History:
             best_epoch=data.get("best_epoch"),
             restored_best=bool(data.get("restored_best", False)),
         )
+
+
+def history_to_tensor(history: History) -> np.ndarray:
+    """History records as a float64 array, one row per epoch (NaN for absent values)."""
+    rows = [
+        [np.nan if getattr(r, c) is None else float(getattr(r, c)) for c in HISTORY_COLUMNS]
+        for r in history.records
+    ]
+    return np.array(rows, dtype=np.float64).reshape(len(rows), len(HISTORY_COLUMNS))
+
+
+def history_from_tensor(array: np.ndarray, summary: dict | None = None) -> History:
+    """The inverse of :func:`history_to_tensor` (optional fields NaN become None)."""
+    records = []
+    for row in np.asarray(array, dtype=np.float64):
+        values = dict(zip(HISTORY_COLUMNS, row.tolist(), strict=True))
+        for key in ("metric", "val_loss", "val_metric", "learning_rate"):
+            if np.isnan(values[key]):
+                values[key] = None
+        values["epoch"] = int(values["epoch"])
+        records.append(EpochRecord(**values))
+    summary = summary or {}
+    best, stop = summary.get("best_epoch"), summary.get("stop_reason", "")
+    if (best is not None and not is_int(best)) or not isinstance(stop, str):
+        raise ValueError("best_epoch must be an integer and stop_reason a string")
+    return History(
+        records=records,
+        stop_reason=str(summary.get("stop_reason", "")),
+        best_epoch=summary.get("best_epoch"),
+        restored_best=bool(summary.get("restored_best", False)),
+    )
+
+
+def history_summary(history: History) -> dict[str, Any]:
+    """Epochs, stop reason, best epoch and final losses, as JSON-safe data."""
+    last = history.records[-1] if history.records else None
+
+    def num(x: float | None) -> float | None:
+        return None if x is None or not np.isfinite(x) else float(x)
+
+    return {
+        "epochs": history.epochs,
+        "stop_reason": history.stop_reason,
+        "best_epoch": history.best_epoch,
+        "restored_best": history.restored_best,
+        "final_loss": num(last.loss) if last else None,
+        "final_metric": num(last.metric) if last else None,
+        "final_val_loss": num(last.val_loss) if last else None,
+        "final_val_metric": num(last.val_metric) if last else None,
+        "seconds": num(last.time) if last else None,
+    }
