@@ -26,12 +26,22 @@ front. Other losses have no residual form here and are refused.
 
 from __future__ import annotations
 
+from collections.abc import Iterable
+from typing import Any
+
 import numpy as np
 
 from bprop.core.losses import Loss, MeanSquaredError, SquaredError
 from bprop.core.network import Network
 
-__all__ = ["gauss_newton", "output_jacobian", "residual_scale", "residuals_and_jacobian"]
+__all__ = [
+    "gauss_newton",
+    "gauss_newton_rows",
+    "gauss_newton_sum",
+    "output_jacobian",
+    "residual_scale",
+    "residuals_and_jacobian",
+]
 
 
 def output_jacobian(network: Network, X: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
@@ -108,18 +118,35 @@ def gauss_newton(
 ) -> tuple[float, np.ndarray, np.ndarray]:
     """(1/2 ||e||^2, J^T e, J^T J) summed over blocks of rows, never holding all of J.
 
-    Each block's Jacobian takes at most ``max_block_bytes`` (at least one pattern).
+    Each block's Jacobian takes at most ``max_block_bytes`` (at least one pattern):
+    blocks of :func:`gauss_newton_rows` rows, added in order by :func:`gauss_newton_sum`.
     """
-    n, P = X.shape[0], network.n_params
-    row_bytes = network.n_outputs * P * network.dtype.itemsize
-    block = max(1, int(max_block_bytes // max(row_bytes, 1)))
+    block = gauss_newton_rows(network, max_block_bytes)
+
+    def blocks():
+        for start in range(0, X.shape[0], block):
+            sl = slice(start, start + block)
+            yield X[sl], T[sl], None if sample_weight is None else sample_weight[sl]
+
+    return gauss_newton_sum(network, blocks(), loss)
+
+
+def gauss_newton_rows(network: Network, max_block_bytes: int = 32 * 2**20) -> int:
+    """Rows per block whose Jacobian (rows x outputs x params) fits in ``max_block_bytes``."""
+    row_bytes = network.n_outputs * network.n_params * network.dtype.itemsize
+    return max(1, int(max_block_bytes // max(row_bytes, 1)))
+
+
+def gauss_newton_sum(
+    network: Network, blocks: Iterable[tuple[np.ndarray, np.ndarray, Any]], loss: Loss
+) -> tuple[float, np.ndarray, np.ndarray]:
+    """(1/2 ||e||^2, J^T e, J^T J) over blocks (X, T, sample_weight), added in their order."""
+    P = network.n_params
     half_sq = 0.0
     Jte = np.zeros(P, np.float64)
     JtJ = np.zeros((P, P), np.float64)
-    for start in range(0, n, block):
-        sl = slice(start, start + block)
-        s = None if sample_weight is None else sample_weight[sl]
-        e, J = residuals_and_jacobian(network, X[sl], T[sl], loss, s)
+    for x, t, s in blocks:
+        e, J = residuals_and_jacobian(network, x, t, loss, s)
         half_sq += 0.5 * float(e @ e)
         Jte += J.T @ e
         JtJ += J.T @ J

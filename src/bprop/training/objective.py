@@ -6,18 +6,19 @@ minimise
     F(w) = (1 / S) sum_p s_p E_p(w) + lambda / 2 ||w_weights||^2      (S = sum_p s_p)
 
 (with ``weight_decay_scaling='sum'`` the L2 term is lambda / (2 S) ||w_weights||^2, as
-scikit-learn's ``alpha``). Sums over the training set are formed in blocks of rows by the
-trainer, so memory stays bounded.
+scikit-learn's ``alpha``). Sums over the training set come from the data source
+(:mod:`bprop.training.sources`), block by block, so memory stays bounded and the rows may
+live anywhere (arrays, a streamed Parquet dataset).
 """
 
 from __future__ import annotations
 
-from typing import TYPE_CHECKING
-
 import numpy as np
 
-if TYPE_CHECKING:
-    from bprop.training.trainer import Trainer, _Data
+from bprop.core.losses import Loss
+from bprop.core.network import Network
+from bprop.training.metrics import AccuracyCounter
+from bprop.training.sources import DataSource
 
 __all__ = ["FullBatchObjective"]
 
@@ -31,11 +32,24 @@ class FullBatchObjective:
     :class:`~bprop.optim.base.ClosureRule`.
     """
 
-    def __init__(self, trainer: Trainer, data: _Data) -> None:
-        self.network = trainer.network
-        self.loss = trainer.loss
-        self.trainer = trainer
+    def __init__(
+        self,
+        network: Network,
+        loss: Loss,
+        data: DataSource,
+        *,
+        decay: np.ndarray | None = None,
+        weight_decay_scaling: str = "mean",
+        counter: AccuracyCounter | None = None,
+    ) -> None:
+        """``decay``: lambda on weights and 0 on biases (None: no L2 term); ``counter``:
+        counts correct patterns into ``last_correct``."""
+        self.network = network
+        self.loss = loss
         self.data = data
+        self.decay = decay
+        self.weight_decay_scaling = weight_decay_scaling
+        self.counter = counter
         self.n_params = self.network.n_params
         self.n_evaluations = 0
         self.last_loss = np.nan  # data error (no L2 term) at the last evaluation
@@ -47,11 +61,12 @@ class FullBatchObjective:
         net = self.network
         if params is not net.params:
             net.params[...] = params
-        E, correct = self.trainer._block_gradient_sum(self.data)
+        sums = self.data.full_batch(net, self.loss, self.counter)
+        E, correct = sums.error, sums.correct
         self.n_evaluations += 1
         self.last_params = net.params.copy()
         scale = 1.0 / self.data.weight_total
-        grad = net.grad * scale
+        grad = sums.gradient * scale
         self.last_loss = E * scale
         self.last_correct = correct
         value = self.last_loss
@@ -74,8 +89,8 @@ class FullBatchObjective:
     def _decay_vector(self) -> np.ndarray | None:
         """lambda on weights, 0 on biases, in the units of the objective (lambda / S with
         ``weight_decay_scaling='sum'``); None without weight decay."""
-        decay = self.trainer._decay
-        if decay is not None and self.trainer.weight_decay_scaling == "sum":
+        decay = self.decay
+        if decay is not None and self.weight_decay_scaling == "sum":
             decay = decay / self.data.weight_total
         return decay
 
@@ -84,25 +99,16 @@ class FullBatchObjective:
         net, S = self.network, self.data.weight_total
         if params is not net.params:
             net.params[...] = params
-        mean, metric = self.trainer._evaluate(self.data, self.trainer._accuracy)
+        E, correct = self.data.evaluate(net, self.loss, self.counter)
+        mean = E / S
         self.n_evaluations += 1
         self.last_params = net.params.copy()
         self.last_loss = mean
-        self.last_correct = 0.0 if metric is None else metric * S
+        self.last_correct = 0.0 if self.counter is None else correct / S * S
         decay = self._decay_vector()
         penalty = 0.0 if decay is None else 0.5 * float((decay * net.params) @ net.params)
         self.last_penalty = penalty * S
         return mean + penalty
-
-    def residuals_and_jacobian(self, params: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
-        """Residuals e and J = de/dw on the whole training set (:mod:`bprop.core.jacobian`), with
-        (1 / S) sum_p s_p E_p = 1/(2S) ||e||^2; the L2 term is not included."""
-        from bprop.core.jacobian import residuals_and_jacobian
-
-        if params is not self.network.params:
-            self.network.params[...] = params
-        d = self.data
-        return residuals_and_jacobian(self.network, d.X, d.T, self.loss, d.sample_weight)
 
     def gauss_newton(self, params: np.ndarray) -> tuple[float, np.ndarray, np.ndarray]:
         """(F, S grad F, S (J^T J / S + L2 Hessian)) at ``params``, for Levenberg-Marquardt.
@@ -110,12 +116,10 @@ class FullBatchObjective:
         F = 1/(2S) ||e||^2 + the L2 term; J^T J is summed over blocks of rows
         (:func:`bprop.core.jacobian.gauss_newton`), never holding the whole Jacobian.
         """
-        from bprop.core.jacobian import gauss_newton
-
         net, d = self.network, self.data
         if params is not net.params:
             net.params[...] = params
-        half_sq, b, A = gauss_newton(net, d.X, d.T, self.loss, d.sample_weight)
+        half_sq, b, A = d.gauss_newton(net, self.loss)
         self.n_evaluations += 1
         F = half_sq / d.weight_total
         decay = self._decay_vector()

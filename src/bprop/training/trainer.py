@@ -44,6 +44,7 @@ from bprop.training import fast
 from bprop.training.history import EpochRecord, History
 from bprop.training.metrics import AccuracyCounter
 from bprop.training.objective import FullBatchObjective
+from bprop.training.sources import ArrayData, BindableData, Chunk, DataSource
 from bprop.training.stopping import StoppingCriterion
 
 __all__ = ["DivergenceWarning", "FullBatchObjective", "Trainer", "MODES"]
@@ -58,12 +59,8 @@ class DivergenceWarning(RuntimeWarning):
     """Training stopped because the loss or a weight became NaN or infinite."""
 
 
-@dataclass
-class _Data:
-    X: np.ndarray
-    T: np.ndarray
-    sample_weight: np.ndarray | None
-    weight_total: float
+#: The in-memory data source (the name the compiled path's type hints use).
+_Data = ArrayData
 
 
 @dataclass
@@ -209,7 +206,7 @@ class Trainer:
     def fit(
         self,
         X: object,
-        y: object,
+        y: object = None,
         *,
         validation_data: tuple[object, object] | tuple[object, object, object] | None = None,
         sample_weight: object = None,
@@ -217,23 +214,34 @@ class Trainer:
     ) -> History:
         """Train until a stopping criterion fires or ``max_epochs`` more epochs have run.
 
-        ``validation_data`` is ``(X_val, y_val)`` or ``(X_val, y_val, sample_weight_val)``.
+        ``X, y`` are arrays, or ``X`` is a data source that holds the targets itself (e.g.
+        :class:`bprop.ParquetData`, streamed block by block; ``y`` and ``sample_weight``
+        then stay None). ``validation_data`` is ``(X_val, y_val)``,
+        ``(X_val, y_val, sample_weight_val)``, or a data source; a source with its own
+        held-out rows (``ParquetData(validation_fraction=...)``) supplies them itself.
         With ``resume`` the rule state, history and best weights of the previous call carry
         on (for partial fits and checkpoints); otherwise training starts afresh from the
         network's current weights. Returns the :class:`History` (also ``self.history``).
         """
-        data = self._prepare(X, y, sample_weight, "X", "y")
+        data = self._source(X, y, sample_weight, "X", "y")
         val = None
         if validation_data is not None:
-            if len(validation_data) not in (2, 3):
-                raise ValueError("validation_data must be (X_val, y_val[, sample_weight_val])")
-            X_val, y_val, *rest = validation_data
-            val = self._prepare(X_val, y_val, rest[0] if rest else None, "X_val", "y_val")
+            if isinstance(validation_data, DataSource | BindableData):
+                val = self._source(validation_data, None, None, "X_val", "y_val")
+            elif len(validation_data) not in (2, 3):
+                raise ValueError(
+                    "validation_data must be (X_val, y_val[, sample_weight_val]) or a data source"
+                )
+            else:
+                X_val, y_val, *rest = validation_data
+                val = self._source(X_val, y_val, rest[0] if rest else None, "X_val", "y_val")
+        elif isinstance(X, BindableData):
+            val = X.bind_validation(self.network, self.block_size)
         for criterion in self.stopping:
             if criterion.needs_validation and val is None:
                 raise ValueError(f"{type(criterion).__name__} needs validation_data")
         if self.metric == "accuracy":
-            self._accuracy = AccuracyCounter(self.network.output_activation, data.T)
+            self._accuracy = data.accuracy_counter(self.network.output_activation)
         if not resume or self.state is None:
             self.state = TrainingState(self.rule.init(self.network.n_params, self.network.dtype))
         return self._loop(data, val)
@@ -246,14 +254,27 @@ class Trainer:
         self, X: object, y: object, sample_weight: object = None
     ) -> tuple[float, float | None]:
         """Mean loss and metric (accuracy or None) of the network on a data set."""
-        data = self._prepare(X, y, sample_weight, "X", "y")
+        data = self._source(X, y, sample_weight, "X", "y")
         counter = self._accuracy
         if self.metric == "accuracy" and counter is None:
-            counter = AccuracyCounter(self.network.output_activation, data.T)
+            counter = data.accuracy_counter(self.network.output_activation)
         return self._evaluate(data, counter)
 
     # ------------------------------------------------------------------ loop
-    def _prepare(self, X, y, sample_weight, xname, yname) -> _Data:
+    def _source(self, X, y, sample_weight, xname, yname) -> DataSource:
+        """The data source for X, y: arrays are checked into an :class:`ArrayData`."""
+        if isinstance(X, DataSource | BindableData):
+            if y is not None or sample_weight is not None:
+                raise ValueError(
+                    f"{xname} is a data source that holds its own targets and weights; "
+                    f"pass {yname}=None and sample_weight=None"
+                )
+            if isinstance(X, DataSource):
+                return X
+            return X.bind(self.network, self.block_size)
+        return self._prepare(X, y, sample_weight, xname, yname)
+
+    def _prepare(self, X, y, sample_weight, xname, yname) -> ArrayData:
         net = self.network
         X = net.check_input(X, xname)
         if X.shape[0] == 0:
@@ -261,9 +282,9 @@ class Trainer:
         T = check_targets(y, X.shape[0], net.n_outputs, net.dtype, yname)
         sw = check_sample_weight(sample_weight, X.shape[0], net.dtype)
         total = float(X.shape[0] if sw is None else sw.sum())
-        return _Data(X, T, sw, total)
+        return ArrayData(X, T, sw, total, self.block_size)
 
-    def _loop(self, data: _Data, val: _Data | None) -> History:
+    def _loop(self, data: DataSource, val: DataSource | None) -> History:
         net, state = self.network, self.state
         assert state is not None
         history = state.history
@@ -344,7 +365,14 @@ class Trainer:
         stopped: ``on_iteration``'s, or its own (scipy's message, LM's mu limit).
         """
         net, state = self.network, self.state
-        objective = FullBatchObjective(self, data)
+        objective = FullBatchObjective(
+            net,
+            self.loss,
+            data,
+            decay=self._decay,
+            weight_decay_scaling=self.weight_decay_scaling,
+            counter=self._accuracy,
+        )
         accepted = net.params.copy()  # the weights of the last recorded epoch
         n_epochs = 0
 
@@ -393,7 +421,7 @@ class Trainer:
         return lr
 
     # ------------------------------------------------------------------ epochs
-    def _run_epoch(self, data: _Data) -> tuple[float, float]:
+    def _run_epoch(self, data: DataSource) -> tuple[float, float]:
         """One epoch; returns (sum of s_p E_p, weighted count of correct patterns)."""
         if self.mode == "batch":
             E, correct = self._block_gradient_sum(data)
@@ -402,11 +430,20 @@ class Trainer:
         size = 1 if self.mode == "online" else self.batch_size
         return self._run_blocks(data, size)
 
-    def _run_blocks(self, data: _Data, size: int) -> tuple[float, float]:
-        net, X, T, sw = self.network, data.X, data.T, data.sample_weight
+    def _run_blocks(self, data: DataSource, size: int) -> tuple[float, float]:
+        """An online or mini-batch epoch: the source's chunks, each cut into blocks."""
+        E_sum = correct = 0.0
+        for chunk in data.chunks(self.rng, self.shuffle):
+            E, c = self._run_chunk(chunk, size)
+            E_sum += E
+            correct += c
+        return E_sum, correct
+
+    def _run_chunk(self, chunk: Chunk, size: int) -> tuple[float, float]:
+        net, X, T, sw = self.network, chunk.X, chunk.T, chunk.sample_weight
         n = X.shape[0]
-        order = self.rng.permutation(n) if self.shuffle else None
-        result = fast.run_epoch(self, data, order, size)  # compiled kernel, None if n/a
+        order = chunk.order
+        result = fast.run_epoch(self, chunk, order, size)  # compiled kernel, None if n/a
         if result is not None:
             return result
         if order is not None:
@@ -453,38 +490,19 @@ class Trainer:
                 E += penalty * weight_total
         net.params += self.rule.step(g, self.state.rule_state, E / weight_total)
 
-    def _block_gradient_sum(self, data: _Data) -> tuple[float, float]:
+    def _block_gradient_sum(self, data: DataSource) -> tuple[float, float]:
         """sum_p s_p E_p and its gradient (left in network.grad) over the whole data set."""
-        net, n, bs = self.network, data.X.shape[0], self.block_size
-        if n <= bs:
-            E = net.gradient(data.X, data.T, self.loss, data.sample_weight)
-            return E, self._count(data.T, data.sample_weight)
-        acc = np.zeros_like(net.grad)
-        E = correct = 0.0
-        for start in range(0, n, bs):
-            sl = slice(start, start + bs)
-            s = None if data.sample_weight is None else data.sample_weight[sl]
-            E += net.gradient(data.X[sl], data.T[sl], self.loss, s)
-            correct += self._count(data.T[sl], s)
-            acc += net.grad
-        np.copyto(net.grad, acc)
-        return E, correct
+        net = self.network
+        sums = data.full_batch(net, self.loss, self._accuracy)
+        if sums.gradient is not net.grad:
+            np.copyto(net.grad, sums.gradient)
+        return sums.error, sums.correct
 
-    def _count(self, T: np.ndarray, s: np.ndarray | None) -> float:
-        if self._accuracy is None:
-            return 0.0
-        return self._accuracy.count(self.network.outputs[-1], T, s)
-
-    def _evaluate(self, data: _Data, counter: AccuracyCounter | None) -> tuple[float, float | None]:
-        net, bs = self.network, self.block_size
-        E = correct = 0.0
-        for start in range(0, data.X.shape[0], bs):
-            sl = slice(start, start + bs)
-            s = None if data.sample_weight is None else data.sample_weight[sl]
-            o = net.forward(data.X[sl])
-            E += self.loss.total(o, data.T[sl], net.nets[-1], net.output_activation, s)
-            if counter is not None:
-                correct += counter.count(o, data.T[sl], s)
+    def _evaluate(
+        self, data: DataSource, counter: AccuracyCounter | None
+    ) -> tuple[float, float | None]:
+        """Mean loss and metric (None without a counter) by forward passes only."""
+        E, correct = data.evaluate(self.network, self.loss, counter)
         metric = None if counter is None else correct / data.weight_total
         return E / data.weight_total, metric
 

@@ -1,0 +1,219 @@
+"""Where the training rows live: the one interface between the trainer and its data.
+
+Every rule reaches the data through a :class:`DataSource`, never through arrays:
+
+- **full batch** (batch gd/momentum/nesterov, the RPROP family, Quickprop, L-BFGS):
+  ``full_batch(network, loss, counter)`` returns the sums over the whole set
+
+      E = sum_p s_p E_p(w),   g = sum_p s_p dE_p/dw,   S = sum_p s_p,   correct
+
+  formed block by block, the blocks added **in a fixed order** (the order of the rows),
+  so the result never depends on timing or on where the rows were read from;
+- **forward only**: ``evaluate(network, loss, counter)`` gives (E, correct), for
+  validation and the solvers' line searches;
+- **Gauss-Newton**: ``gauss_newton(network, loss)`` gives (1/2 ||e||^2, J^T e, J^T J), each
+  a sum over blocks of rows (Levenberg-Marquardt; :mod:`bprop.core.jacobian`);
+- **an epoch of online patterns or mini-batches**: ``chunks(rng, shuffle)`` yields the
+  epoch's rows as :class:`Chunk` s that fit in memory, each with the order in which its
+  rows are visited (a seeded permutation, or None for the stored order). The trainer
+  cuts each chunk into mini-batches (a mini-batch never spans two chunks).
+
+Implementations: :class:`ArrayData` (NumPy arrays in memory: one chunk, the epoch's
+permutation drawn from the trainer's generator exactly as before) and the streamed
+Parquet data of :mod:`bprop.training.parquet`. A new source (e.g. one whose blocks live
+on other machines) implements the same five members and the trainer and every rule work
+unchanged; it gets bit-identical full-batch results if it adds the same blocks in the
+same order.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Iterable, Iterator
+from dataclasses import dataclass
+from typing import Protocol, runtime_checkable
+
+import numpy as np
+
+from bprop.core.activations import Activation
+from bprop.core.jacobian import gauss_newton
+from bprop.core.losses import Loss
+from bprop.core.network import Network
+from bprop.training.metrics import AccuracyCounter
+
+__all__ = [
+    "ArrayData",
+    "BindableData",
+    "Chunk",
+    "DataSource",
+    "FullBatchSums",
+    "sum_evaluations",
+    "sum_gradients",
+]
+
+#: One block of rows: inputs X (n, n_in), targets T (n, n_out), sample weights s (n,) or None.
+Block = tuple[np.ndarray, np.ndarray, "np.ndarray | None"]
+
+
+@dataclass
+class Chunk:
+    """Rows of one epoch that are in memory together, and the order to visit them in.
+
+    ``order`` is a permutation of ``range(len(X))`` (None: the stored order). The trainer
+    runs mini-batches of consecutive entries of ``order``.
+    """
+
+    X: np.ndarray
+    T: np.ndarray
+    sample_weight: np.ndarray | None
+    order: np.ndarray | None
+
+
+@dataclass
+class FullBatchSums:
+    """Sums over the whole training set at the current weights (see the module docstring).
+
+    ``gradient`` may be the network's own ``grad`` buffer (valid until its next pass).
+    """
+
+    error: float
+    gradient: np.ndarray
+    weight_total: float
+    correct: float
+
+
+@runtime_checkable
+class DataSource(Protocol):
+    """The training (or validation) rows, as the trainer and the rules see them."""
+
+    #: number of rows, and S = sum_p s_p (the number of rows without sample weights)
+    n_rows: int
+    weight_total: float
+
+    def full_batch(
+        self, network: Network, loss: Loss, counter: AccuracyCounter | None = None
+    ) -> FullBatchSums:
+        """E, g, S and the correct count over all rows at ``network.params``."""
+        ...
+
+    def evaluate(
+        self, network: Network, loss: Loss, counter: AccuracyCounter | None = None
+    ) -> tuple[float, float]:
+        """(sum_p s_p E_p, correct count) by forward passes only."""
+        ...
+
+    def gauss_newton(self, network: Network, loss: Loss) -> tuple[float, np.ndarray, np.ndarray]:
+        """(1/2 ||e||^2, J^T e, J^T J) over all rows (float64 sums)."""
+        ...
+
+    def chunks(self, rng: np.random.Generator, shuffle: bool) -> Iterator[Chunk]:
+        """The rows of one online or mini-batch epoch, chunk by chunk, in a seeded order."""
+        ...
+
+    def accuracy_counter(self, output_activation: Activation) -> AccuracyCounter:
+        """The accuracy counter for these targets (one-hot or not)."""
+        ...
+
+
+@runtime_checkable
+class BindableData(Protocol):
+    """Data described before the model is known (e.g. a Parquet dataset on disk).
+
+    ``Trainer.fit`` takes one in place of ``X, y``; it calls ``bind`` to get the
+    :class:`DataSource` that reads rows in the network's dtype, ``block_rows`` rows per
+    block, and ``bind_validation`` for held-out rows (None if there are none).
+    """
+
+    def bind(self, network: Network, block_rows: int) -> DataSource: ...
+
+    def bind_validation(self, network: Network, block_rows: int) -> DataSource | None: ...
+
+
+def sum_gradients(
+    network: Network,
+    loss: Loss,
+    blocks: Iterable[Block],
+    counter: AccuracyCounter | None = None,
+) -> tuple[float, np.ndarray, float]:
+    """(sum_p s_p E_p, sum_p s_p dE_p/dw, correct) over ``blocks``, added in their order.
+
+    g = 0; for each block B in turn: g += sum_{p in B} s_p dE_p/dw. A source that yields the
+    same blocks gets the same bits.
+    """
+    acc = np.zeros_like(network.grad)
+    E = correct = 0.0
+    for x, t, s in blocks:
+        E += network.gradient(x, t, loss, s)
+        if counter is not None:
+            correct += counter.count(network.outputs[-1], t, s)
+        acc += network.grad
+    return E, acc, correct
+
+
+def sum_evaluations(
+    network: Network,
+    loss: Loss,
+    blocks: Iterable[Block],
+    counter: AccuracyCounter | None = None,
+) -> tuple[float, float]:
+    """(sum_p s_p E_p, correct) over ``blocks`` by forward passes, added in their order."""
+    E = correct = 0.0
+    for x, t, s in blocks:
+        o = network.forward(x)
+        E += loss.total(o, t, network.nets[-1], network.output_activation, s)
+        if counter is not None:
+            correct += counter.count(o, t, s)
+    return E, correct
+
+
+@dataclass
+class ArrayData:
+    """Rows held in NumPy arrays (already checked and in the network's dtype).
+
+    Full-batch sums run over blocks of ``block_rows`` rows; an online or mini-batch epoch
+    is one :class:`Chunk` holding all rows, in the order ``rng.permutation(n)``.
+    """
+
+    X: np.ndarray
+    T: np.ndarray
+    sample_weight: np.ndarray | None
+    weight_total: float
+    block_rows: int = 8192
+
+    @property
+    def n_rows(self) -> int:
+        return self.X.shape[0]
+
+    def _blocks(self) -> Iterator[Block]:
+        bs, sw = self.block_rows, self.sample_weight
+        for start in range(0, self.X.shape[0], bs):
+            sl = slice(start, start + bs)
+            yield self.X[sl], self.T[sl], None if sw is None else sw[sl]
+
+    def full_batch(
+        self, network: Network, loss: Loss, counter: AccuracyCounter | None = None
+    ) -> FullBatchSums:
+        if self.X.shape[0] <= self.block_rows:  # one block: the gradient stays in place
+            E = network.gradient(self.X, self.T, loss, self.sample_weight)
+            correct = (
+                0.0
+                if counter is None
+                else counter.count(network.outputs[-1], self.T, self.sample_weight)
+            )
+            return FullBatchSums(E, network.grad, self.weight_total, correct)
+        E, grad, correct = sum_gradients(network, loss, self._blocks(), counter)
+        return FullBatchSums(E, grad, self.weight_total, correct)
+
+    def evaluate(
+        self, network: Network, loss: Loss, counter: AccuracyCounter | None = None
+    ) -> tuple[float, float]:
+        return sum_evaluations(network, loss, self._blocks(), counter)
+
+    def gauss_newton(self, network: Network, loss: Loss) -> tuple[float, np.ndarray, np.ndarray]:
+        return gauss_newton(network, self.X, self.T, loss, self.sample_weight)
+
+    def chunks(self, rng: np.random.Generator, shuffle: bool) -> Iterator[Chunk]:
+        order = rng.permutation(self.X.shape[0]) if shuffle else None
+        yield Chunk(self.X, self.T, self.sample_weight, order)
+
+    def accuracy_counter(self, output_activation: Activation) -> AccuracyCounter:
+        return AccuracyCounter(output_activation, self.T)
