@@ -122,4 +122,5 @@ def test_trainer_applies_the_schedule_and_records_it() -> None:
     assert [r.learning_rate for r in history.records] == pytest.approx(
         [0.1, 0.1, 0.05, 0.05, 0.025]
     )
-    assert trainer.rule.learning_rate == pytest.approx(0.025)
+    assert trainer.rule.learning_rate == 0.001  # its hyperparameter: the rule is not changed
+    assert trainer.state.rule_state.learning_rate == pytest.approx(0.025)

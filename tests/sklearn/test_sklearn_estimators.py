@@ -437,3 +437,31 @@ def test_autoencoder_partial_fit_and_sample_weight():
     weighted = MLPAutoencoder(**kw).fit(X, sample_weight=sw)
     dropped = MLPAutoencoder(**kw).fit(X[10:])
     np.testing.assert_allclose(weighted.network_.params, dropped.network_.params, rtol=1e-10)
+
+
+@pytest.mark.parametrize("schedule", ["invscaling", "adaptive"])
+def test_learning_rate_schedules_leave_the_rule_unchanged(schedule):
+    """scikit-learn's schedules change the current rate in the rule state only."""
+    from bprop import MLPRegressor
+
+    rng = np.random.default_rng(0)
+    X = rng.normal(size=(60, 3))
+    y = X @ np.array([1.0, -2.0, 0.5])
+    est = MLPRegressor(
+        hidden_layer_sizes=(4,),
+        solver="sgd",
+        learning_rate=schedule,
+        learning_rate_init=0.01,
+        n_iter_no_change=1,
+        tol=10.0,  # 'adaptive' divides the rate by 5 at every epoch
+        max_iter=4,
+        random_state=0,
+    )
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore", ConvergenceWarning)
+        est.fit(X, y)
+    trainer = est._trainer
+    assert trainer.rule.learning_rate == 0.01
+    assert trainer.state.rule_state.learning_rate < 0.01
+    rates = [r.learning_rate for r in est.history_.records]
+    assert rates[0] == 0.01 and rates[-1] < 0.01

@@ -259,3 +259,67 @@ def test_checkpoint_metadata_is_strict_json(tmp_path):
     _, meta = read_safetensors(tmp_path / "c.ckpt")
     json.dumps(meta, allow_nan=False)  # no NaN/Infinity anywhere
     assert meta["checkpoint"]["best_val_loss"] == "inf"
+
+
+def _scheduled(path, epochs: int, seed: int) -> Trainer:
+    from bprop.optim.schedules import StepDecay
+
+    return Trainer(
+        Network([3, 4, 2], "tanh", "softmax", seed=seed),
+        rule="gd",
+        schedule=StepDecay(0.1, drop=0.5, every=2),
+        callbacks=[CheckpointCallback(path, 1)],
+        max_epochs=epochs,
+        batch_size=8,
+        seed=seed + 1,
+        progress=False,
+    )
+
+
+def test_a_scheduled_run_resumes_bit_identically(tmp_path):
+    """A schedule changes the rate in the rule state, which the checkpoint records; the
+    rule's hyperparameters stay those it was built with, so restore accepts them."""
+    X, y, _, _ = _data()
+    full = _scheduled(tmp_path / "full.ckpt", 8, seed=0)
+    full.fit(X, y)
+
+    path = tmp_path / "c.ckpt"
+    first = _scheduled(path, 5, seed=0)
+    first.fit(X, y)
+    assert first.rule.hyperparameters() == {"learning_rate": 0.1}
+    assert first.state.rule_state.learning_rate == 0.025  # 0.1 * 0.5^2 in epoch 5
+    saved = load_checkpoint(path).metadata["checkpoint"]
+    assert saved["rule"]["hyperparameters"] == {"learning_rate": 0.1}
+    assert saved["rule_state"]["fields"]["learning_rate"]["value"] == 0.025
+
+    resumed = _scheduled(tmp_path / "resumed.ckpt", 3, seed=99)
+    restore(resumed, path)
+    assert resumed.state.rule_state.learning_rate == 0.025
+    resumed.fit(X, y, resume=True)
+    assert np.array_equal(resumed.network.params, full.network.params)
+    assert np.array_equal(resumed.history.loss, full.history.loss)
+    rates = [r.learning_rate for r in resumed.history.records]
+    assert rates == [r.learning_rate for r in full.history.records]
+    assert rates == [0.1, 0.1, 0.05, 0.05, 0.025, 0.025, 0.0125, 0.0125]
+
+
+def test_a_checkpoint_without_the_rate_in_the_state_still_restores(tmp_path):
+    """Files written before the state carried the learning rate kept the current rate in
+    the rule's hyperparameters: restore takes it from there."""
+    X, y, _, _ = _data()
+    full = _scheduled(tmp_path / "full.ckpt", 8, seed=0)
+    full.fit(X, y)
+    path = tmp_path / "c.ckpt"
+    _scheduled(path, 5, seed=0).fit(X, y)
+
+    def old_format(meta, tensors):
+        ck = meta["checkpoint"]
+        ck["rule"]["hyperparameters"]["learning_rate"] = 0.025
+        ck["rule_state"]["fields"].pop("learning_rate")
+
+    _rewrite(path, old_format)
+    resumed = _scheduled(tmp_path / "resumed.ckpt", 3, seed=99)
+    restore(resumed, path)
+    assert resumed.state.rule_state.learning_rate == 0.025
+    resumed.fit(X, y, resume=True)
+    assert np.array_equal(resumed.network.params, full.network.params)

@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import copy
+
 import numpy as np
 import pytest
 
@@ -13,6 +15,7 @@ from bprop import (
     Trainer,
     get_loss,
 )
+from bprop.optim import UpdateRule
 
 
 def regression_data(n=40, seed=0):
@@ -343,3 +346,55 @@ def test_bad_sample_weights_and_validation_data():
         trainer.fit(X, y, sample_weight=np.ones(3))
     with pytest.raises(ValueError, match="X_val has 1 columns"):
         trainer.fit(X, y, validation_data=(np.zeros((3, 1)), np.zeros(3)))
+
+
+@pytest.mark.parametrize(
+    "name", ["gd", "momentum", "nesterov", "quickprop", "adam", "adagrad", "rmsprop"]
+)
+def test_a_schedule_leaves_the_rule_object_unchanged(name):
+    """The schedule's rate goes into the rule state; the rule keeps its hyperparameters."""
+    from bprop.optim import get_rule
+    from bprop.optim.schedules import StepDecay
+
+    rng = np.random.default_rng(0)
+    X = rng.normal(size=(24, 2))
+    y = X @ np.array([1.0, -1.0])
+    rule = get_rule(name, learning_rate=0.02)
+    before = copy.deepcopy(rule.hyperparameters())
+    trainer = Trainer(
+        Network([2, 3, 1], "tanh", "identity", seed=0),
+        rule=rule,
+        mode="batch" if rule.full_batch_only else "minibatch",
+        batch_size=8,
+        max_epochs=4,
+        schedule=StepDecay(0.05, drop=0.5, every=1),
+        progress=False,
+    )
+    history = trainer.fit(X, y)
+    assert rule.hyperparameters() == before
+    assert trainer.rule is rule
+    assert [r.learning_rate for r in history.records] == [0.05, 0.025, 0.0125, 0.00625]
+    assert trainer.state.rule_state.learning_rate == 0.00625
+    # a second fit starts again from the rule's own rate, eta_0 = 0.02, without a schedule
+    trainer.schedule = None
+    assert trainer.fit(X, y).records[0].learning_rate == 0.02
+
+
+def test_a_schedule_needs_the_rate_in_the_rule_state():
+    class StatelessRule(UpdateRule):
+        name = "stateless"
+
+        def __init__(self):
+            self.learning_rate = 0.1
+
+        def init(self, n_params, dtype):
+            return None
+
+        def step(self, grad, state, loss=None):
+            return -self.learning_rate * grad
+
+    trainer = Trainer(
+        Network([2, 1], seed=0), rule=StatelessRule(), schedule=lambda e, h: 0.1, progress=False
+    )
+    with pytest.raises(ValueError, match="keeps no learning rate in its state"):
+        trainer.fit(np.zeros((4, 2)), np.zeros(4))

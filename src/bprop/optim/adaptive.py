@@ -39,13 +39,13 @@ from dataclasses import dataclass
 
 import numpy as np
 
-from bprop.optim.base import UpdateRule, check_in_range, check_positive
+from bprop.optim.base import LearningRateState, UpdateRule, check_in_range, check_positive
 
 __all__ = ["AdaGrad", "Adam", "AdamState", "RMSprop"]
 
 
 @dataclass
-class AdamState:
+class AdamState(LearningRateState):
     m: np.ndarray
     v: np.ndarray
     delta_w: np.ndarray
@@ -53,7 +53,7 @@ class AdamState:
 
 
 @dataclass
-class AccumulatorState:
+class AccumulatorState(LearningRateState):
     """The running sum (AdaGrad) or average (RMSprop) of g^2."""
 
     sq: np.ndarray
@@ -78,8 +78,8 @@ class Adam(UpdateRule):
         self.epsilon = check_positive(self.name, "epsilon", epsilon)
 
     def init(self, n_params: int, dtype: np.dtype) -> AdamState:
-        z = [np.zeros(n_params, dtype) for _ in range(3)]
-        return AdamState(*z)
+        m, v, dw = (np.zeros(n_params, dtype) for _ in range(3))
+        return AdamState(self.learning_rate, m=m, v=v, delta_w=dw)
 
     def update_moments(self, grad: np.ndarray, state: AdamState) -> None:
         """t += 1, m_t = b1 m_{t-1} + (1 - b1) g, v_t = b2 v_{t-1} + (1 - b2) g^2 (b = beta)."""
@@ -97,7 +97,7 @@ class Adam(UpdateRule):
         np.sqrt(dw, out=dw)
         dw += self.epsilon
         np.divide(m, dw, out=dw)
-        dw *= -self.learning_rate / (1.0 - b1**state.t)
+        dw *= -state.learning_rate / (1.0 - b1**state.t)
         return dw
 
 
@@ -111,11 +111,12 @@ class AdaGrad(UpdateRule):
         self.epsilon = check_positive(self.name, "epsilon", epsilon)
 
     def init(self, n_params: int, dtype: np.dtype) -> AccumulatorState:
-        return AccumulatorState(np.zeros(n_params, dtype), np.zeros(n_params, dtype))
+        z = np.zeros(n_params, dtype)
+        return AccumulatorState(self.learning_rate, sq=z, delta_w=z.copy())
 
     def step(self, grad, state, loss=None):
         state.sq += grad * grad
-        return _scaled_step(grad, state, self.learning_rate, self.epsilon)
+        return _scaled_step(grad, state, state.learning_rate, self.epsilon)
 
 
 class RMSprop(UpdateRule):
@@ -131,12 +132,13 @@ class RMSprop(UpdateRule):
         self.epsilon = check_positive(self.name, "epsilon", epsilon)
 
     def init(self, n_params: int, dtype: np.dtype) -> AccumulatorState:
-        return AccumulatorState(np.zeros(n_params, dtype), np.zeros(n_params, dtype))
+        z = np.zeros(n_params, dtype)
+        return AccumulatorState(self.learning_rate, sq=z, delta_w=z.copy())
 
     def step(self, grad, state, loss=None):
         state.sq *= self.rho
         state.sq += (1.0 - self.rho) * (grad * grad)
-        return _scaled_step(grad, state, self.learning_rate, self.epsilon)
+        return _scaled_step(grad, state, state.learning_rate, self.epsilon)
 
 
 def _scaled_step(grad, state: AccumulatorState, eta: float, eps: float) -> np.ndarray:

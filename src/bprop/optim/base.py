@@ -20,16 +20,52 @@ Two shapes of rule exist:
 
 Hyperparameters are validated at construction with a ValueError that names the rule and
 the value.
+
+Hyperparameters and state are kept apart (as ``torch.optim`` keeps ``param_groups`` apart
+from ``state``): a rule object holds only its hyperparameters and is never changed by
+training. What changes lives in the state, including the **current learning rate**: every
+rule with a ``learning_rate`` hyperparameter eta_0 keeps its state in a subclass of
+:class:`LearningRateState`, whose ``learning_rate`` field ``init`` sets to eta_0 and ``step``
+reads. A schedule (:mod:`bprop.optim.schedules`) sets that field before each epoch, and a
+checkpoint saves it with the rest of the state.
 """
 
 from __future__ import annotations
 
 from collections.abc import Callable
+from dataclasses import dataclass
 from typing import Any, ClassVar, Protocol
 
 import numpy as np
 
-__all__ = ["ClosureRule", "Objective", "UpdateRule", "check_positive", "check_in_range"]
+__all__ = [
+    "ClosureRule",
+    "LearningRateState",
+    "Objective",
+    "UpdateRule",
+    "check_in_range",
+    "check_positive",
+    "current_learning_rate",
+]
+
+
+@dataclass
+class LearningRateState:
+    """The state every rule with a learning rate shares: eta, the current learning rate.
+
+    ``rule.init`` sets it to the rule's ``learning_rate`` hyperparameter eta_0; ``step``
+    uses it; a schedule replaces it before each epoch (the rule keeps eta_0).
+    """
+
+    learning_rate: float
+
+
+def current_learning_rate(rule: object, state: object) -> float | None:
+    """The learning rate the next step uses: the state's, else the rule's, else None."""
+    lr = getattr(state, "learning_rate", None)
+    if lr is None:
+        lr = getattr(rule, "learning_rate", None)
+    return None if lr is None else float(lr)
 
 
 class _Rule:

@@ -21,18 +21,18 @@ from dataclasses import dataclass
 
 import numpy as np
 
-from bprop.optim.base import UpdateRule, check_in_range, check_positive
+from bprop.optim.base import LearningRateState, UpdateRule, check_in_range, check_positive
 
 __all__ = ["GradientDescent", "Momentum", "Nesterov", "MomentumState"]
 
 
 @dataclass
-class GradientDescentState:
+class GradientDescentState(LearningRateState):
     delta_w: np.ndarray
 
 
 @dataclass
-class MomentumState:
+class MomentumState(LearningRateState):
     velocity: np.ndarray  # Delta w_{t-1} (Momentum) or v_{t-1} (Nesterov)
     delta_w: np.ndarray
 
@@ -46,10 +46,10 @@ class GradientDescent(UpdateRule):
         self.learning_rate = check_positive(self.name, "learning_rate", learning_rate)
 
     def init(self, n_params, dtype):
-        return GradientDescentState(np.zeros(n_params, dtype))
+        return GradientDescentState(self.learning_rate, np.zeros(n_params, dtype))
 
     def step(self, grad, state, loss=None):
-        return np.multiply(grad, -self.learning_rate, out=state.delta_w)
+        return np.multiply(grad, -state.learning_rate, out=state.delta_w)
 
 
 class _WithMomentum(UpdateRule):
@@ -60,7 +60,8 @@ class _WithMomentum(UpdateRule):
         self.momentum = check_in_range(self.name, "momentum", momentum, 0.0, 1.0)
 
     def init(self, n_params, dtype):
-        return MomentumState(np.zeros(n_params, dtype), np.zeros(n_params, dtype))
+        z = np.zeros(n_params, dtype)
+        return MomentumState(self.learning_rate, velocity=z, delta_w=z.copy())
 
 
 class Momentum(_WithMomentum):
@@ -71,7 +72,7 @@ class Momentum(_WithMomentum):
     def step(self, grad, state, loss=None):
         v = state.velocity
         v *= self.momentum
-        v -= self.learning_rate * grad
+        v -= state.learning_rate * grad
         np.copyto(state.delta_w, v)
         return state.delta_w
 
@@ -83,7 +84,7 @@ class Nesterov(_WithMomentum):
 
     def step(self, grad, state, loss=None):
         v, dw = state.velocity, state.delta_w
-        np.multiply(grad, -self.learning_rate, out=dw)  # -eta g
+        np.multiply(grad, -state.learning_rate, out=dw)  # -eta g
         v *= self.momentum
         v += dw  # v_t
         dw += self.momentum * v  # alpha v_t - eta g

@@ -47,13 +47,13 @@ from dataclasses import dataclass
 
 import numpy as np
 
-from bprop.optim.base import UpdateRule, check_positive
+from bprop.optim.base import LearningRateState, UpdateRule, check_positive
 
 __all__ = ["Quickprop", "QuickpropState"]
 
 
 @dataclass
-class QuickpropState:
+class QuickpropState(LearningRateState):
     prev_slope: np.ndarray  # S(t-1)
     delta_w: np.ndarray  # Delta w(t-1)
 
@@ -69,7 +69,8 @@ class Quickprop(UpdateRule):
         self.mu = check_positive(self.name, "mu", mu)
 
     def init(self, n_params: int, dtype: np.dtype) -> QuickpropState:
-        return QuickpropState(np.zeros(n_params, dtype), np.zeros(n_params, dtype))
+        z = np.zeros(n_params, dtype)
+        return QuickpropState(self.learning_rate, prev_slope=z, delta_w=z.copy())
 
     def step(self, grad, state, loss=None):
         s, p, d = grad, state.prev_slope, state.delta_w
@@ -84,7 +85,7 @@ class Quickprop(UpdateRule):
         singular = quad & (denom == 0)
         quad &= ~singular
         use_gd |= singular
-        new = np.where(use_gd, -self.learning_rate * s, 0.0)
+        new = np.where(use_gd, -state.learning_rate * s, 0.0)
         new[capped] += self.mu * d[capped]
         new[quad] += d[quad] * s[quad] / denom[quad]
         np.copyto(p, s)

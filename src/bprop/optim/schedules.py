@@ -1,8 +1,10 @@
 """Learning-rate schedules: ``schedule(epoch, history) -> learning_rate``.
 
 The trainer calls the schedule before every epoch (``epoch`` counts from 1; ``history``
-holds the epochs finished so far) and sets the rule's ``learning_rate`` to the result,
-which it also records in each :class:`~bprop.training.history.EpochRecord`. With eta_0 the initial
+holds the epochs finished so far) and sets the current learning rate in the rule's state
+(``state.learning_rate``, see :class:`~bprop.optim.base.LearningRateState`; the rule
+object keeps its hyperparameters) to the result, which it also records in each
+:class:`~bprop.training.history.EpochRecord`. With eta_0 the initial
 learning rate and t the epoch:
 
 - :class:`Constant`:          eta_t = eta_0.

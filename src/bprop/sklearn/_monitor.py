@@ -16,8 +16,9 @@ After every epoch scikit-learn's ``BaseMultilayerPerceptron._fit_stochastic`` (r
 
 :class:`SklearnMonitor` does exactly that, reading the epoch's loss from the Trainer's
 record (``loss_ = record.loss * loss_scale + epoch_penalty / S``, see
-``bprop.sklearn._base`` for the scaling) and changing the rule's learning rate in
-place. Returning True stops the Trainer.
+``bprop.sklearn._base`` for the scaling) and changing the current learning rate in the
+rule's state (``trainer.state.rule_state.learning_rate``; the rule object keeps
+``learning_rate_init``). Returning True stops the Trainer.
 """
 
 from __future__ import annotations
@@ -88,20 +89,20 @@ class SklearnMonitor:
         if est.verbose and est.verbose >= 2:
             print(f"Iteration {est.n_iter_}, loss = {est.loss_:.8f}")
         self._count_improvement(trainer)
-        rule = trainer.rule
+        state = trainer.state.rule_state  # the current learning rate lives in the state
         if self.schedule == "invscaling":
-            rule.learning_rate = est.learning_rate_init / (est.t_ + 1) ** est.power_t
+            state.learning_rate = est.learning_rate_init / (est.t_ + 1) ** est.power_t
         if self.stochastic and est._no_improvement_count > est.n_iter_no_change:
             what = "Validation score" if self.validation is not None else "Training loss"
             msg = (
                 f"{what} did not improve more than tol={est.tol:f} for "
                 f"{est.n_iter_no_change} consecutive epochs."
             )
-            if self.schedule == "adaptive" and rule.learning_rate > ADAPTIVE_MIN_LEARNING_RATE:
-                rule.learning_rate /= 5.0
+            if self.schedule == "adaptive" and state.learning_rate > ADAPTIVE_MIN_LEARNING_RATE:
+                state.learning_rate /= 5.0
                 est._no_improvement_count = 0
                 if est.verbose and est.verbose >= 2:
-                    print(f"{msg} Setting learning rate to {rule.learning_rate:f}")
+                    print(f"{msg} Setting learning rate to {state.learning_rate:f}")
                 return False
             self.converged = True
             self.message = msg + " Stopping."

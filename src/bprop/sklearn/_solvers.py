@@ -70,7 +70,7 @@ class SklearnAdam(Adam):
         np.sqrt(v, out=dw)
         dw += self.epsilon
         np.divide(m, dw, out=dw)
-        dw *= -self.learning_rate * np.sqrt(1.0 - b2**state.t) / (1.0 - b1**state.t)
+        dw *= -state.learning_rate * np.sqrt(1.0 - b2**state.t) / (1.0 - b1**state.t)
         return dw
 
 

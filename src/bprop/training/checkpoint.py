@@ -3,7 +3,9 @@
 A checkpoint is a bprop model file (:mod:`bprop.training.model_file`, kind "checkpoint") holding
 
 - the network's weights (``layers.*``), as in a model file;
-- the update rule's name, hyperparameters and state (``Trainer.state.rule_state``);
+- the update rule's name, hyperparameters (as given: training never changes them) and
+  state (``Trainer.state.rule_state``, which holds the current learning rate a schedule
+  set, see :mod:`bprop.optim.base`);
   the state is serialised generically from its dataclass fields, so any rule whose state
   is a dataclass of NumPy arrays, lists of arrays and scalars (int, float, bool, str, None)
   can be checkpointed: arrays become tensors ``rule_state.<field>`` (``.<i>`` for list
@@ -33,6 +35,7 @@ from typing import Any
 import numpy as np
 
 from bprop.files import ModelFileError
+from bprop.optim.base import LearningRateState
 from bprop.training.history import EpochRecord, History
 from bprop.training.model_file import ModelFile, read_model_file, write_model_file
 from bprop.training.trainer import TrainingState
@@ -338,7 +341,13 @@ def restore(trainer: Any, checkpoint: Checkpoint | str | os.PathLike) -> Checkpo
     ):
         raise ModelFileError(path, f"checkpoint network {mf.network!r} does not match {net!r}")
     rule_name, hp = info["rule"]["name"], info["rule"].get("hyperparameters")
-    if rule_name != trainer.rule.name or hp != jsonable(trainer.rule.hyperparameters()):
+    ours = jsonable(trainer.rule.hyperparameters())
+    fresh = trainer.rule.init(net.n_params, net.dtype)
+    saved_state = info["rule_state"]
+    legacy_lr = _legacy_learning_rate(fresh, saved_state, hp)
+    if legacy_lr is not None:  # an older file: the rule's learning_rate was the current one
+        hp = {**hp, "learning_rate": ours.get("learning_rate")}
+    if rule_name != trainer.rule.name or hp != ours:
         raise ModelFileError(
             path,
             f"checkpoint was made with rule {rule_name!r} {hp!r}, not "
@@ -347,8 +356,10 @@ def restore(trainer: Any, checkpoint: Checkpoint | str | os.PathLike) -> Checkpo
     if ck.metadata.get("loss") != trainer.loss.name:
         raise ModelFileError(path, f"checkpoint loss {ck.metadata.get('loss')!r} differs")
     state_tensors = {k: v for k, v in mf.extra_tensors.items() if k.startswith("rule_state.")}
-    fresh = trainer.rule.init(net.n_params, net.dtype)
-    rule_state = _state_from_parts(path, fresh, info["rule_state"], state_tensors)
+    if legacy_lr is not None:
+        entry = {"kind": "float", "value": legacy_lr, "dtype": "float64"}
+        saved_state = {**saved_state, "fields": {**saved_state["fields"], "learning_rate": entry}}
+    rule_state = _state_from_parts(path, fresh, saved_state, state_tensors)
     try:
         best_val = _decode_float(info["best_val_loss"], "best_val_loss")
     except ValueError as exc:
@@ -365,6 +376,22 @@ def restore(trainer: Any, checkpoint: Checkpoint | str | os.PathLike) -> Checkpo
     )
     trainer.rng = rng
     return ck
+
+
+def _legacy_learning_rate(fresh: Any, saved_state: object, hp: object) -> float | None:
+    """The current learning rate of a checkpoint written before rule states carried it
+    (its rule hyperparameters held the rate a schedule had set); None for newer files."""
+    fields = saved_state.get("fields") if isinstance(saved_state, dict) else None
+    if (
+        isinstance(fresh, LearningRateState)
+        and isinstance(fields, dict)
+        and "learning_rate" not in fields
+        and isinstance(hp, dict)
+        and isinstance(hp.get("learning_rate"), int | float)
+        and not isinstance(hp.get("learning_rate"), bool)
+    ):
+        return float(hp["learning_rate"])
+    return None
 
 
 def training_finished(trainer: Any, total_epochs: int) -> str | None:

@@ -39,7 +39,7 @@ from bprop.core.data import check_sample_weight, check_targets
 from bprop.core.losses import Loss, default_loss, get_loss
 from bprop.core.network import Network
 from bprop.optim import ClosureRule, UpdateRule, get_rule
-from bprop.optim.base import check_positive
+from bprop.optim.base import LearningRateState, check_positive, current_learning_rate
 from bprop.training import fast
 from bprop.training.history import EpochRecord, History
 from bprop.training.metrics import AccuracyCounter
@@ -106,7 +106,9 @@ class Trainer:
         (mean penalised loss = (sum_p s_p E_p + epoch_penalty) / S).
     schedule:
         Optional learning-rate schedule ``schedule(epoch, history) -> learning_rate``,
-        called before every epoch (epoch counts from 1).
+        called before every epoch (epoch counts from 1). The rate goes into the rule's
+        state (``trainer.state.rule_state.learning_rate``); the rule object is not
+        changed.
     metric:
         'accuracy', None, or 'auto' (accuracy when the outputs are logistic or softmax or
         the loss is a cross-entropy).
@@ -412,13 +414,22 @@ class Trainer:
         return None
 
     def _apply_schedule(self, epoch: int, history: History) -> float | None:
-        lr = getattr(self.rule, "learning_rate", None)
+        """The epoch's learning rate: the schedule's, set in the rule state (never on the
+        rule, whose ``learning_rate`` stays the hyperparameter), else the state's current."""
+        rule_state = self.state.rule_state
         if self.schedule is not None:
             lr = float(self.schedule(epoch, history))
             if not (np.isfinite(lr) and lr > 0):
                 raise ValueError(f"the schedule gave learning rate {lr!r} at epoch {epoch}")
-            self.rule.learning_rate = lr
-        return lr
+            if not isinstance(rule_state, LearningRateState):
+                raise ValueError(
+                    f"rule {self.rule.name!r} keeps no learning rate in its state "
+                    f"({type(rule_state).__name__}); a schedule sets the current learning "
+                    "rate there: give the state a learning_rate field "
+                    "(bprop.optim.base.LearningRateState) that step reads"
+                )
+            rule_state.learning_rate = lr
+        return current_learning_rate(self.rule, rule_state)
 
     # ------------------------------------------------------------------ epochs
     def _run_epoch(self, data: DataSource) -> tuple[float, float]:

@@ -260,7 +260,7 @@ def run_epoch(
     decay = trainer._decay if trainer._decay is not None else np.empty(0, net.dtype)
     arrays = [getattr(state, name) for name in _STATE_ARRAYS[plan.rule]]
     s1, s2 = arrays[0], arrays[min(1, len(arrays) - 1)]  # unused ones are placeholders
-    lr = float(rule.learning_rate)
+    lr = float(state.learning_rate)  # the current rate (a schedule sets it in the state)
     b1, b2 = float(getattr(rule, "beta_1", 0.0)), float(getattr(rule, "beta_2", 0.0))
     hp = np.array(
         [lr, getattr(rule, "momentum", 0.0), b1, b2, 1.0 - b1, 1.0 - b2,
