@@ -39,6 +39,7 @@ from bprop.optim.schedules import (
     StepDecay,
 )
 from bprop.training.history import EpochRecord, History
+from bprop.training.parquet import ParquetData, ParquetDataError
 from bprop.training.stopping import (
     AllCorrect,
     EarlyStopping,
@@ -94,6 +95,8 @@ __all__ = [
     "InverseScaling",
     "Loss",
     "ModelFileError",
+    "ParquetData",
+    "ParquetDataError",
     "Momentum",
     "Nesterov",
     "Network",

@@ -253,9 +253,10 @@ class Trainer:
         return self.state.history if self.state is not None else History()
 
     def evaluate(
-        self, X: object, y: object, sample_weight: object = None
+        self, X: object, y: object = None, sample_weight: object = None
     ) -> tuple[float, float | None]:
-        """Mean loss and metric (accuracy or None) of the network on a data set."""
+        """Mean loss and metric (accuracy or None) of the network on a data set (arrays, or
+        a data source such as :class:`bprop.ParquetData`, streamed)."""
         data = self._source(X, y, sample_weight, "X", "y")
         counter = self._accuracy
         if self.metric == "accuracy" and counter is None:
