@@ -45,7 +45,9 @@ from bprop.training.stopping import (
     EarlyStopping,
     GeneralizationLoss,
     ProgressQuotient,
+    Stop,
     StoppingCriterion,
+    StopReason,
     TargetError,
     UpStrips,
 )
@@ -107,6 +109,8 @@ __all__ = [
     "RpropMinus",
     "RpropPlus",
     "StepDecay",
+    "Stop",
+    "StopReason",
     "StoppingCriterion",
     "TargetError",
     "Trainer",

@@ -13,6 +13,7 @@ import pandas as pd
 import pytest
 
 import bprop
+from bprop import StopReason
 from bprop.cli import main
 from bprop.training.checkpoint import load_checkpoint
 
@@ -99,6 +100,7 @@ def test_killed_training_process_resumes_to_identical_weights(tmp_path, data):
     assert np.array_equal(a.history.loss, b.history.loss)
     assert np.array_equal(a.history.val_loss, b.history.val_loss)
     assert a.history.stop_reason == b.history.stop_reason
+    assert a.history.stop is b.history.stop is not None
     assert b.training["resumed_from"] == ckpt.name
 
 
@@ -140,6 +142,7 @@ def test_resume_from_the_final_epoch_changes_nothing(tmp_path, data):
     assert main(argv) == 0
     ended = bprop.load(out)
     assert ended.history.stop_reason.startswith("early_stopping")
+    assert ended.history.stop is StopReason.EARLY_STOPPING
     assert ended.history.restored_best
     assert load_checkpoint(ckpt).epoch == ended.history.epochs
     resumed = tmp_path / "resumed.bprop"
@@ -148,6 +151,7 @@ def test_resume_from_the_final_epoch_changes_nothing(tmp_path, data):
     assert np.array_equal(ended.network.params, again.network.params)
     assert again.history.epochs == ended.history.epochs
     assert again.history.stop_reason == ended.history.stop_reason
+    assert again.history.stop is StopReason.EARLY_STOPPING
 
 
 def test_resume_with_other_data_is_refused(tmp_path, data, capsys):

@@ -5,7 +5,7 @@ from __future__ import annotations
 import numpy as np
 import pytest
 
-from bprop import LBFGS, Network, TargetError, Trainer
+from bprop import LBFGS, Network, StopReason, TargetError, Trainer
 
 A = np.array([[3.0, 1.0], [1.0, 2.0]])
 B = np.array([1.0, -1.0])
@@ -32,7 +32,8 @@ def test_run_reaches_the_minimum_and_reports_scipy() -> None:
         Quadratic(), params, rule.init(2, params.dtype), lambda w: seen.append(w.copy())
     )
     np.testing.assert_allclose(params, np.linalg.solve(A, B), rtol=1e-8)
-    assert reason.startswith("lbfgs: scipy L-BFGS-B stopped: CONVERGENCE")
+    assert reason.reason is StopReason.CONVERGED
+    assert reason.detail.startswith("lbfgs: scipy L-BFGS-B stopped: CONVERGENCE")
     values = [0.5 * w @ A @ w - B @ w for w in seen]
     assert np.all(np.diff(values) < 0)  # every iteration decreases F (Wolfe line search)
     assert 2 <= len(seen) <= 10
@@ -45,7 +46,7 @@ def test_on_iteration_stops_scipy() -> None:
     reason = rule.run(
         Quadratic(), params, state, lambda w: "enough" if state.n_iterations == 1 else None
     )
-    assert reason == "enough"
+    assert reason == "enough"  # on_iteration's stop, passed through as it came
     assert state.n_iterations == 1
     assert "StopIteration" in state.message
 
@@ -55,7 +56,8 @@ def test_max_fun_is_reported() -> None:
     params = np.array([5.0, -5.0])
     objective = Quadratic()
     reason = rule.run(objective, params, rule.init(2, params.dtype), lambda w: None)
-    assert "EVALUATIONS EXCEEDS LIMIT" in reason
+    assert reason.reason is StopReason.SOLVER_LIMIT
+    assert "EVALUATIONS EXCEEDS LIMIT" in reason.detail
     assert objective.calls <= 4
 
 
@@ -63,7 +65,8 @@ def test_max_iter_is_reported() -> None:
     rule = LBFGS(max_iter=1)
     params = np.array([5.0, -5.0])
     reason = rule.run(Quadratic(), params, rule.init(2, params.dtype), lambda w: None)
-    assert "ITERATIONS REACHED LIMIT" in reason
+    assert reason.reason is StopReason.SOLVER_LIMIT
+    assert "ITERATIONS REACHED LIMIT" in reason.detail
 
 
 def _regression():
@@ -87,6 +90,7 @@ def test_trainer_records_one_epoch_per_iteration() -> None:
     history = trainer.fit(X, y)
     assert history.epochs == 7 == trainer.state.rule_state.n_iterations
     assert history.stop_reason == "max_epochs: reached 7 epochs"
+    assert history.stop is StopReason.MAX_EPOCHS
     assert [e for e, _ in epochs] == list(range(1, 8))
     assert np.all(np.diff(history.loss) < 0)
     # each record is the error at the weights of that iteration, and the network ends there
@@ -111,6 +115,7 @@ def test_trainer_stopping_criterion_ends_scipy() -> None:
     )
     history = trainer.fit(X, y)
     assert history.stop_reason.startswith("target_error")
+    assert history.stop is StopReason.TARGET_ERROR
     assert history.loss[-1] <= 0.01 < history.loss[-2]
 
 
@@ -127,6 +132,7 @@ def test_trainer_reports_scipy_convergence() -> None:
     )
     history = trainer.fit(X, y)
     assert history.stop_reason.startswith("lbfgs: scipy L-BFGS-B stopped: CONVERGENCE")
+    assert history.stop is StopReason.CONVERGED
     assert history.epochs < 1000
 
 
@@ -163,4 +169,5 @@ def test_solver_that_stops_at_once_still_records_an_epoch() -> None:
     assert history.epochs == 1
     assert history.loss[0] == 0.0
     assert history.stop_reason.startswith("lbfgs: scipy L-BFGS-B stopped: CONVERGENCE")
+    assert history.stop is StopReason.CONVERGED
     np.testing.assert_array_equal(net.params, [0.0, 0.0])

@@ -5,7 +5,7 @@ from __future__ import annotations
 import numpy as np
 import pytest
 
-from bprop import LevenbergMarquardt, Network, Trainer, get_rule
+from bprop import LevenbergMarquardt, Network, StopReason, Trainer, get_rule
 
 
 class FakeObjective:
@@ -44,8 +44,9 @@ def test_mu_max_ends_training() -> None:
     state = rule.init(1, np.dtype(np.float64))
     params = np.zeros(1)
     reason = rule._iterate(FakeObjective([9.0] * 10), params, state)
-    assert reason.startswith("lm: mu")
-    assert "mu_max = 100" in reason
+    assert reason.reason is StopReason.SOLVER
+    assert reason.detail.startswith("lm: mu")
+    assert "mu_max = 100" in reason.detail
     assert state.n_trials == 6  # mu = 1e-3 ... 1e2 tried, then 1e3 > mu_max
     np.testing.assert_array_equal(params, [0.0])  # no step taken
 
@@ -145,5 +146,6 @@ def test_trainer_reports_the_mu_limit() -> None:
     )
     history = trainer.fit(x, t)
     assert history.stop_reason.startswith("lm: mu")
+    assert history.stop is StopReason.SOLVER
     assert 1 <= history.epochs < 100
     np.testing.assert_allclose(net.params, [2.0, 1.0], atol=1e-6)

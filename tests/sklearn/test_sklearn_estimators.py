@@ -23,6 +23,7 @@ from bprop import (
     MLPClassifier,
     MLPRegressor,
     Network,
+    StopReason,
     TargetError,
 )
 from bprop.sklearn._solvers import SklearnAdam
@@ -193,6 +194,7 @@ def test_divergence_is_reported_not_raised(reg_data):
     with pytest.warns(DivergenceWarning):
         est = small(MLPRegressor, solver="sgd", learning_rate_init=1e6, momentum=0).fit(X, Y)
     assert est.history_.stop_reason.startswith("diverged")
+    assert est.history_.stop is StopReason.DIVERGED
     assert np.all(np.isfinite(est.network_.params))
 
 
@@ -330,6 +332,7 @@ def test_callbacks_are_called_and_can_stop(clf_data):
     est = small(MLPClassifier, callbacks=[stop_at_three]).fit(X, y)
     assert seen == [1, 2, 3] and est.n_iter_ == 3
     assert "stop_at_three" in est.history_.stop_reason
+    assert est.history_.stop is StopReason.CALLBACK
 
 
 def test_bprop_stopping_criteria(clf_data):
@@ -337,9 +340,11 @@ def test_bprop_stopping_criteria(clf_data):
     est = small(MLPClassifier, solver="irprop-", max_iter=500, stopping=TargetError(0.3))
     est.fit(X, y)
     assert est.history_.stop_reason.startswith("target_error")
+    assert est.history_.stop is StopReason.TARGET_ERROR
     assert est.history_.loss[-1] <= 0.3 < est.history_.loss[-2]
     es = small(MLPClassifier, stopping=[EarlyStopping(patience=2, min_delta=10.0)]).fit(X, y)
     assert es.history_.stop_reason.startswith("early_stopping") and es.n_iter_ == 3
+    assert es.history_.stop is StopReason.EARLY_STOPPING
     assert np.all(np.isfinite(es.history_.val_loss))  # validation_fraction held out
 
 
@@ -465,3 +470,15 @@ def test_learning_rate_schedules_leave_the_rule_unchanged(schedule):
     assert trainer.state.rule_state.learning_rate < 0.01
     rates = [r.learning_rate for r in est.history_.records]
     assert rates[0] == 0.01 and rates[-1] < 0.01
+
+
+def test_lbfgs_out_of_evaluations_warns_from_the_stop_reason():
+    """scipy's max_fun is StopReason.SOLVER_LIMIT, which the ConvergenceWarning reads."""
+    from bprop import MLPRegressor
+
+    X, y = make_regression(n_samples=40, n_features=3, random_state=0)
+    est = MLPRegressor(hidden_layer_sizes=(5,), solver="lbfgs", max_fun=5, random_state=0)
+    with pytest.warns(ConvergenceWarning, match="lbfgs failed to converge"):
+        est.fit(X, y)
+    assert est.history_.stop is StopReason.SOLVER_LIMIT
+    assert "EXCEEDS LIMIT" in est.history_.stop_reason

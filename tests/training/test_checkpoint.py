@@ -10,7 +10,7 @@ from dataclasses import dataclass
 import numpy as np
 import pytest
 
-from bprop import EarlyStopping, ModelFileError, Network, Trainer
+from bprop import EarlyStopping, ModelFileError, Network, StopReason, Trainer
 from bprop.files.tensors import read_safetensors, write_safetensors
 from bprop.optim import RULES, UpdateRule, get_rule
 from bprop.training.checkpoint import (
@@ -110,7 +110,9 @@ def test_finished_run_is_recognised(tmp_path):
     save_checkpoint(tmp_path / "c.ckpt", trainer)
     again = _trainer("gd", 4, seed=0)
     restore(again, tmp_path / "c.ckpt")
-    assert training_finished(again, 4) == "max_epochs: reached 4 epochs"
+    finished = training_finished(again, 4)
+    assert finished.reason is StopReason.MAX_EPOCHS
+    assert finished.detail == "max_epochs: reached 4 epochs"
 
 
 def test_mismatched_rule_or_network_is_refused(tmp_path):

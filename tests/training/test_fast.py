@@ -12,7 +12,7 @@ import numpy as np
 import pytest
 
 import bprop.training.fast as fast
-from bprop import DivergenceWarning, Network, Trainer
+from bprop import DivergenceWarning, Network, StopReason, Trainer
 from bprop.optim import GradientDescent, Momentum, Nesterov
 from bprop.optim.adaptive import Adam
 from bprop.sklearn._solvers import SklearnAdam
@@ -204,6 +204,7 @@ def test_divergence_is_caught_and_weights_restored():
     with pytest.warns(DivergenceWarning):
         history = t.fit(X, y)
     assert history.stop_reason.startswith("diverged")
+    assert history.stop is StopReason.DIVERGED
     assert history.epochs == 1
     np.testing.assert_array_equal(net.params, start)  # the weights before the bad epoch
 

@@ -15,6 +15,7 @@ from bprop import (
     Momentum,
     Network,
     ProgressQuotient,
+    StopReason,
     TargetError,
     Trainer,
     UpStrips,
@@ -168,4 +169,63 @@ def test_criteria_combine_first_one_wins():
         progress=False,
     ).fit(X, y)
     assert history.stop_reason.startswith("all_correct")
+    assert history.stop is StopReason.ALL_CORRECT
     assert history.metric[-1] == 1.0 and history.metric[-2] < 1.0
+
+
+@pytest.mark.parametrize(
+    "criterion, train, val, metric, reason, text",
+    [
+        (TargetError(0.1), [0.5, 0.05], None, None, StopReason.TARGET_ERROR, "target_error: "),
+        (AllCorrect(), [1, 1], None, [0.5, 1.0], StopReason.ALL_CORRECT, "all_correct: "),
+        (
+            EarlyStopping(patience=1),
+            [1, 1],
+            [0.5, 0.6],
+            None,
+            StopReason.EARLY_STOPPING,
+            "early_stopping: ",
+        ),
+        (
+            GeneralizationLoss(5.0),
+            [1, 1],
+            [0.5, 0.6],
+            None,
+            StopReason.GENERALIZATION_LOSS,
+            "GL: ",
+        ),
+        (
+            ProgressQuotient(0.5, strip=2),
+            [1.0, 1.0],
+            [0.5, 0.6],
+            None,
+            StopReason.PROGRESS_QUOTIENT,
+            "PQ: ",
+        ),
+        (
+            UpStrips(1, strip=1),
+            [1.0, 1.0],
+            [0.5, 0.6],
+            None,
+            StopReason.UP_STRIPS,
+            "UP: ",
+        ),
+    ],
+)
+def test_every_criterion_names_its_stop_reason(criterion, train, val, metric, reason, text):
+    stop = criterion.check(history_of(train, val, metric))
+    assert stop.reason is reason
+    assert stop.detail.startswith(text) and str(stop) == stop.detail
+
+
+def test_a_criterion_returning_text_is_recorded_as_criterion():
+    class Mine(TargetError):
+        def check(self, history):
+            return "mine: enough" if len(history.records) == 2 else None
+
+    X = np.array([[0.0, 1.0], [1.0, 0.0]])
+    trainer = Trainer(Network([2, 1], seed=0), stopping=[Mine(0.0)], progress=False)
+    history = trainer.fit(X, np.array([0.0, 1.0]))
+    assert history.stop is StopReason.CRITERION
+    assert history.stop_reason == "mine: enough"
+    assert history.epochs == 2

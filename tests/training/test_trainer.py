@@ -12,6 +12,7 @@ from bprop import (
     GradientDescent,
     Momentum,
     Network,
+    StopReason,
     Trainer,
     get_loss,
 )
@@ -187,6 +188,7 @@ def test_divergence_is_caught_and_the_weights_stay_finite():
     with pytest.warns(DivergenceWarning, match="diverged"):
         history = trainer.fit(X, y)
     assert history.stop_reason.startswith("diverged")
+    assert history.stop is StopReason.DIVERGED
     assert history.epochs < 100
     assert np.all(np.isfinite(net.params))
     # the weights are those at the start of the diverging epoch: finite and predicting
@@ -201,6 +203,7 @@ def test_history_records_every_epoch_with_validation():
     )
     assert history.epochs == 7 and [r.epoch for r in history.records] == list(range(1, 8))
     assert history.stop_reason.startswith("max_epochs")
+    assert history.stop is StopReason.MAX_EPOCHS
     assert np.all(np.isfinite(history.val_loss))
     assert np.all(np.diff([r.time for r in history.records]) >= 0)
     assert history.records[0].learning_rate == 0.05
@@ -267,6 +270,7 @@ def test_callbacks_run_every_epoch_and_can_stop():
     history = Trainer(fresh(), max_epochs=10, callbacks=[stop_at_three], progress=False).fit(X, y)
     assert seen == [1, 2, 3]
     assert history.stop_reason.startswith("callback")
+    assert history.stop is StopReason.CALLBACK
 
 
 def test_schedule_sets_the_learning_rate_every_epoch():

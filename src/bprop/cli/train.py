@@ -164,6 +164,7 @@ def train(args: argparse.Namespace) -> int:
         restore,
         training_finished,
     )
+    from bprop.training.stopping import StopReason, max_epochs_reached
 
     start = time.perf_counter()
     _check_writable(args.out)  # before training, not after it
@@ -267,7 +268,7 @@ def train(args: argparse.Namespace) -> int:
             raise
     history = trainer.history
     if finished is not None:
-        history.stop_reason = finished
+        history.set_stop(finished)
         if (
             validation is not None
             and trainer.state.best_params is not None
@@ -275,8 +276,8 @@ def train(args: argparse.Namespace) -> int:
         ):
             np.copyto(net.params, trainer.state.best_params)
             history.restored_best = True
-    elif history.stop_reason.startswith("max_epochs"):
-        history.stop_reason = f"max_epochs: reached {settings['epochs']} epochs"
+    elif history.stop is StopReason.MAX_EPOCHS:
+        history.set_stop(max_epochs_reached(settings["epochs"]))
     metrics: dict[str, Any] = {}
     if validation is not None:
         metrics = _validation_metrics(pre, y[val_idx], net.predict(X[val_idx]))
@@ -316,6 +317,7 @@ def _train_summary(model, out: str, seconds: float) -> dict[str, Any]:
         "network": list(model.network.sizes),
         "epochs": h.epochs,
         "stop_reason": h.stop_reason,
+        "stop": None if h.stop is None else h.stop.value,
         "best_epoch": h.best_epoch,
         "restored_best": h.restored_best,
         "final_loss": None if last is None else last.loss,

@@ -16,7 +16,8 @@ Two shapes of rule exist:
   the objective themselves and keep their own loop (scipy's L-BFGS-B keeps its memory
   inside one call). The trainer calls ``rule.run(objective, params, state, on_iteration)``
   once; ``on_iteration(params)``, called after every solver iteration, records one epoch
-  (validation, callbacks, stopping criteria, max_epochs) and says whether to stop.
+  (validation, callbacks, stopping criteria, max_epochs) and returns a
+  :class:`~bprop.optim.stop.Stop` or None; ``run`` returns the Stop that ended it.
 
 Hyperparameters are validated at construction with a ValueError that names the rule and
 the value.
@@ -37,6 +38,8 @@ from dataclasses import dataclass
 from typing import Any, ClassVar, Protocol
 
 import numpy as np
+
+from bprop.optim.stop import Stop
 
 __all__ = [
     "ClosureRule",
@@ -117,11 +120,12 @@ class ClosureRule(_Rule):
         objective: Objective,
         params: np.ndarray,
         state: Any,
-        on_iteration: Callable[[np.ndarray], str | None],
-    ) -> str:  # pragma: no cover
+        on_iteration: Callable[[np.ndarray], Stop | None],
+    ) -> Stop:  # pragma: no cover
         """Iterate from ``params`` (moved in place); after each iteration call
-        ``on_iteration(params)``, which records an epoch and returns a reason to stop or
-        None. Returns the reason it stopped: ``on_iteration``'s, or the solver's own."""
+        ``on_iteration(params)``, which records an epoch and returns a :class:`Stop` or
+        None. Returns the Stop that ended the run: ``on_iteration``'s, or the solver's own
+        (plain text is accepted and recorded as ``StopReason.SOLVER``)."""
         raise NotImplementedError
 
 

@@ -20,7 +20,9 @@ search's). The L-BFGS memory lives inside that one scipy run: ``fit(..., resume=
 starts a new run (fresh memory) from the current weights. The reason scipy stopped
 ("CONVERGENCE: RELATIVE REDUCTION OF F <= FACTR*EPSMCH", "STOP: TOTAL NO. OF f AND g
 EVALUATIONS EXCEEDS LIMIT", ...) is the history's ``stop_reason``, prefixed with
-``lbfgs: scipy L-BFGS-B stopped:``.
+``lbfgs: scipy L-BFGS-B stopped:``; ``history.stop`` is read from scipy's ``status``:
+``StopReason.CONVERGED`` (0), ``StopReason.SOLVER_LIMIT`` (1: ``max_iter`` or ``max_fun``
+reached), ``StopReason.SOLVER`` (anything else, e.g. an abnormal line search).
 
 Parameters and defaults (scipy's): ``max_iter`` = 15000 iterations (``maxiter``),
 ``max_fun`` = 15000 function evaluations (``maxfun``), ``memory`` m = 10 (``maxcor``),
@@ -48,10 +50,13 @@ import numpy as np
 import scipy.optimize
 
 from bprop.optim.base import ClosureRule, check_positive
+from bprop.optim.stop import Stop, StopReason
 
 __all__ = ["LBFGS", "LBFGSState"]
 
 _PREFIX = "lbfgs: scipy L-BFGS-B stopped: "
+#: scipy's L-BFGS-B ``status``: 0 converged, 1 iteration or evaluation limit.
+_SCIPY_STATUS = {0: StopReason.CONVERGED, 1: StopReason.SOLVER_LIMIT}
 
 
 @dataclass
@@ -61,6 +66,7 @@ class LBFGSState:
     n_iterations: int = 0
     n_evaluations: int = 0
     message: str = ""
+    status: int = 0  # scipy's: 0 converged, 1 iteration/evaluation limit, 2 other
 
 
 class LBFGS(ClosureRule):
@@ -119,6 +125,7 @@ class LBFGS(ClosureRule):
         )
         state.n_evaluations += int(result.nfev)
         state.message = str(result.message)
+        state.status = int(result.status)
         return result
 
     def run(
@@ -126,14 +133,14 @@ class LBFGS(ClosureRule):
         objective: Any,
         params: np.ndarray,
         state: LBFGSState,
-        on_iteration: Callable[[np.ndarray], str | None],
-    ) -> str:
+        on_iteration: Callable[[np.ndarray], Stop | None],
+    ) -> Stop:
         """Run scipy once; ``on_iteration(w)`` after each iteration may stop it with a reason.
 
         ``params`` ends at the last iterate. Returns the stop reason: the one
         ``on_iteration`` gave, else scipy's message.
         """
-        stopped: list[str] = []
+        stopped: list[Stop] = []
 
         def callback(x: np.ndarray) -> None:
             np.copyto(params, x)
@@ -146,7 +153,8 @@ class LBFGS(ClosureRule):
         if stopped:
             return stopped[0]
         np.copyto(params, result.x)
-        return _PREFIX + state.message
+        reason = _SCIPY_STATUS.get(state.status, StopReason.SOLVER)
+        return Stop(reason, _PREFIX + state.message)
 
 
 def _positive_int(rule: str, name: str, value: object) -> int:

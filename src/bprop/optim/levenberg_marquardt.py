@@ -13,9 +13,9 @@ and one iteration solves, for the current mu,
 
 (Cholesky factorisation), then evaluates F(w + Delta w). If F decreased the step is taken
 and mu <- mu * mu_decrease; otherwise mu <- mu * mu_increase and the system is solved
-again, until F decreases or mu exceeds mu_max, which ends training (stop reason
-``lm: mu exceeded mu_max ...``). This is Hagan & Menhaj's Section III and MATLAB's ``trainlm``,
-whose defaults are used: mu = 1e-3, mu_decrease = 0.1, mu_increase = 10, mu_max = 1e10.
+again, until F decreases or mu exceeds mu_max, which ends training (``StopReason.SOLVER``,
+"lm: mu exceeded mu_max ..."). This is Hagan & Menhaj's Section III and MATLAB's
+``trainlm``, whose defaults are used: mu = 1e-3, mu_decrease = 0.1, mu_increase = 10, mu_max = 1e10.
 mu carries over from one epoch (= one accepted step) to the next.
 
 Notes on the scaling: mu acts on the **sum** of squares (1/2 ||e||^2), as in the paper and
@@ -47,6 +47,7 @@ import numpy as np
 import scipy.linalg
 
 from bprop.optim.base import ClosureRule, check_positive
+from bprop.optim.stop import Stop, StopReason
 
 __all__ = ["LevenbergMarquardt", "LMState"]
 
@@ -102,7 +103,7 @@ class LevenbergMarquardt(ClosureRule):
         return LMState(mu=self.mu)
 
     # ------------------------------------------------------------------ iterations
-    def _iterate(self, objective: Any, params: np.ndarray, state: LMState) -> str | None:
+    def _iterate(self, objective: Any, params: np.ndarray, state: LMState) -> Stop | None:
         """One accepted step (params moved in place), or the reason LM cannot go on."""
         # F(w), and S times its gradient and its Gauss-Newton Hessian (L2 terms included)
         F, b, A = objective.gauss_newton(params)
@@ -126,15 +127,16 @@ class LevenbergMarquardt(ClosureRule):
                     return None
             state.mu *= self.mu_increase
             if state.mu > self.mu_max:
-                return f"lm: mu exceeded mu_max = {self.mu_max:g}; no step reduces the error"
+                detail = f"lm: mu exceeded mu_max = {self.mu_max:g}; no step reduces the error"
+                return Stop(StopReason.SOLVER, detail)
 
     def run(
         self,
         objective: Any,
         params: np.ndarray,
         state: LMState,
-        on_iteration: Callable[[np.ndarray], str | None],
-    ) -> str:
+        on_iteration: Callable[[np.ndarray], Stop | None],
+    ) -> Stop:
         """Iterate until ``on_iteration(params)`` (called after each step) or mu stops it."""
         while True:
             reason = self._iterate(objective, params, state)

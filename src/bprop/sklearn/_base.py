@@ -50,7 +50,7 @@ from bprop.optim import ClosureRule
 from bprop.sklearn._monitor import SklearnMonitor
 from bprop.sklearn._solvers import SGD_FAMILY, make_rule, solver_name
 from bprop.sklearn.estimator_file import save_estimator
-from bprop.training.stopping import StoppingCriterion
+from bprop.training.stopping import Stop, StoppingCriterion, StopReason
 from bprop.training.trainer import Trainer
 
 __all__ = ["BaseMLP"]
@@ -264,9 +264,9 @@ class BaseMLP(BaseEstimator):
             np.copyto(self.network_.params, self._best_params)
         history = self.history_
         if monitor.converged:
-            history.stop_reason = "tol: " + monitor.message
-        limit = history.stop_reason.startswith("max_epochs") or (
-            closure and "EXCEEDS LIMIT" in history.stop_reason  # scipy's max_fun
+            history.set_stop(Stop(StopReason.NO_IMPROVEMENT, "tol: " + monitor.message))
+        limit = history.stop is StopReason.MAX_EPOCHS or (
+            closure and history.stop is StopReason.SOLVER_LIMIT  # scipy's max_fun
         )
         if not incremental and not monitor.converged and limit:
             if closure:

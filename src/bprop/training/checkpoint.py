@@ -38,6 +38,7 @@ from bprop.files import ModelFileError
 from bprop.optim.base import LearningRateState
 from bprop.training.history import EpochRecord, History
 from bprop.training.model_file import ModelFile, read_model_file, write_model_file
+from bprop.training.stopping import Stop, StopReason, as_stop, max_epochs_reached
 from bprop.training.trainer import TrainingState
 
 __all__ = [
@@ -394,17 +395,17 @@ def _legacy_learning_rate(fresh: Any, saved_state: object, hp: object) -> float 
     return None
 
 
-def training_finished(trainer: Any, total_epochs: int) -> str | None:
-    """The stop reason if a restored run had already ended (epoch limit or a criterion)."""
+def training_finished(trainer: Any, total_epochs: int) -> Stop | None:
+    """The :class:`Stop` if a restored run had already ended (epoch limit or a criterion)."""
     state = trainer.state
     if state.epoch >= total_epochs:
-        return f"max_epochs: reached {total_epochs} epochs"
+        return max_epochs_reached(total_epochs)
     if not state.history.records:
         return None
     for criterion in trainer.stopping:
-        reason = criterion.check(state.history)
-        if reason:
-            return reason
+        stop = as_stop(criterion.check(state.history), StopReason.CRITERION)
+        if stop:
+            return stop
     return None
 
 

@@ -1,4 +1,9 @@
-"""The record of a training run: one entry per epoch, and why training stopped."""
+"""The record of a training run: one entry per epoch, and why training stopped.
+
+Why it stopped is ``History.stop``, a :class:`~bprop.optim.stop.StopReason` (None while
+running, and in files written before it was recorded), and ``History.stop_reason``, the
+sentence for people; model files store both (``history.stop`` is the enum's value).
+"""
 
 from __future__ import annotations
 
@@ -8,6 +13,7 @@ from typing import Any
 import numpy as np
 
 from bprop.files.tensors import is_int
+from bprop.optim.stop import Stop, StopReason
 
 __all__ = [
     "HISTORY_COLUMNS",
@@ -41,10 +47,11 @@ class EpochRecord:
 
 @dataclass
 class History:
-    """Epoch records, the stop reason, and the epoch whose weights the network holds."""
+    """Epoch records, why training stopped, and the epoch whose weights the network holds."""
 
     records: list[EpochRecord] = field(default_factory=list)
-    stop_reason: str = ""
+    stop_reason: str = ""  # the sentence for people
+    stop: StopReason | None = None  # what fired, for programs
     best_epoch: int | None = None  # epoch of the lowest validation loss, if any
     restored_best: bool = False
 
@@ -53,6 +60,11 @@ class History:
             [np.nan if getattr(r, name) is None else getattr(r, name) for r in self.records],
             dtype=float,
         )
+
+    def set_stop(self, stop: Stop | None) -> None:
+        """Record why training stopped (None: not stopped yet)."""
+        self.stop = None if stop is None else stop.reason
+        self.stop_reason = "" if stop is None else stop.detail
 
     @property
     def loss(self) -> np.ndarray:
@@ -79,6 +91,7 @@ class History:
         return {
             "records": [asdict(r) for r in self.records],
             "stop_reason": self.stop_reason,
+            "stop": None if self.stop is None else self.stop.value,
             "best_epoch": self.best_epoch,
             "restored_best": self.restored_best,
         }
@@ -88,6 +101,7 @@ class History:
         return cls(
             records=[EpochRecord(**r) for r in data.get("records", [])],
             stop_reason=data.get("stop_reason", ""),
+            stop=_stop_from_value(data.get("stop")),
             best_epoch=data.get("best_epoch"),
             restored_best=bool(data.get("restored_best", False)),
         )
@@ -119,6 +133,7 @@ def history_from_tensor(array: np.ndarray, summary: dict | None = None) -> Histo
     return History(
         records=records,
         stop_reason=str(summary.get("stop_reason", "")),
+        stop=_stop_from_value(summary.get("stop")),
         best_epoch=summary.get("best_epoch"),
         restored_best=bool(summary.get("restored_best", False)),
     )
@@ -134,6 +149,7 @@ def history_summary(history: History) -> dict[str, Any]:
     return {
         "epochs": history.epochs,
         "stop_reason": history.stop_reason,
+        "stop": None if history.stop is None else history.stop.value,
         "best_epoch": history.best_epoch,
         "restored_best": history.restored_best,
         "final_loss": num(last.loss) if last else None,
@@ -142,3 +158,14 @@ def history_summary(history: History) -> dict[str, Any]:
         "final_val_metric": num(last.val_metric) if last else None,
         "seconds": num(last.time) if last else None,
     }
+
+
+def _stop_from_value(value: object) -> StopReason | None:
+    """The StopReason a file stores as its value; None if absent (older files)."""
+    if value is None:
+        return None
+    try:
+        return StopReason(value)
+    except ValueError:
+        known = ", ".join(r.value for r in StopReason)
+        raise ValueError(f"unknown stop {value!r} (expected one of: {known})") from None

@@ -1,8 +1,10 @@
 """Stopping criteria. Combine any number of them: training stops at the first that fires.
 
-Each criterion looks at the :class:`~bprop.training.history.History` after every epoch and returns
-the reason to stop (a short string) or None. The trainer always stops at ``max_epochs``
-and on divergence; these add to that.
+Each criterion looks at the :class:`~bprop.training.history.History` after every epoch
+and returns a :class:`~bprop.optim.stop.Stop` (a :class:`StopReason` and a sentence) or
+None; a criterion of your own may also return plain text (recorded as
+``StopReason.CRITERION``). The trainer always stops at ``max_epochs`` and on divergence;
+these add to that.
 
 Prechelt's criteria (L. Prechelt, "Automatic early stopping using cross validation:
 quantifying the criteria", Neural Networks 11, 1998), with E_va(t) the validation error
@@ -27,6 +29,8 @@ from typing import TYPE_CHECKING
 
 import numpy as np
 
+from bprop.optim.stop import Stop, StopReason, as_stop
+
 if TYPE_CHECKING:
     from bprop.training.history import History
 
@@ -35,26 +39,35 @@ __all__ = [
     "EarlyStopping",
     "GeneralizationLoss",
     "ProgressQuotient",
+    "Stop",
+    "StopReason",
     "StoppingCriterion",
     "TargetError",
     "UpStrips",
+    "as_stop",
+    "max_epochs_reached",
 ]
 
 
 class StoppingCriterion:
-    """Base class. ``check(history)`` returns a stop reason or None."""
+    """Base class. ``check(history)`` returns a :class:`Stop` or None."""
 
     #: True if the criterion reads the validation error (the trainer then requires one).
     needs_validation: bool = False
     #: True if the best-validation weights are restored at the end of training.
     restore_best: bool = False
 
-    def check(self, history: History) -> str | None:  # pragma: no cover
+    def check(self, history: History) -> Stop | None:  # pragma: no cover
         raise NotImplementedError
 
     def __repr__(self) -> str:
         args = ", ".join(f"{k}={v!r}" for k, v in vars(self).items())
         return f"{type(self).__name__}({args})"
+
+
+def max_epochs_reached(n: int) -> Stop:
+    """The stop at the epoch limit: ``StopReason.MAX_EPOCHS``, "max_epochs: reached n epochs"."""
+    return Stop(StopReason.MAX_EPOCHS, f"max_epochs: reached {n} epochs")
 
 
 def _positive(name: str, value: float, allow_zero: bool = False) -> float:
@@ -78,7 +91,9 @@ class TargetError(StoppingCriterion):
 
     def check(self, history):
         if history.records[-1].loss <= self.target:
-            return f"target_error: training loss {history.records[-1].loss:.6g} <= {self.target:g}"
+            loss = history.records[-1].loss
+            detail = f"target_error: training loss {loss:.6g} <= {self.target:g}"
+            return Stop(StopReason.TARGET_ERROR, detail)
         return None
 
 
@@ -91,7 +106,10 @@ class AllCorrect(StoppingCriterion):
             raise ValueError(
                 "AllCorrect needs a classification metric; train with metric='accuracy'"
             )
-        return "all_correct: every training pattern classified correctly" if metric >= 1.0 else None
+        if metric >= 1.0:
+            detail = "all_correct: every training pattern classified correctly"
+            return Stop(StopReason.ALL_CORRECT, detail)
+        return None
 
 
 class EarlyStopping(StoppingCriterion):
@@ -116,9 +134,10 @@ class EarlyStopping(StoppingCriterion):
             if v < best - self.min_delta:
                 best, last_improvement = v, t
         if len(val) - 1 - last_improvement >= self.patience:
-            return (
+            return Stop(
+                StopReason.EARLY_STOPPING,
                 f"early_stopping: no validation improvement for {self.patience} epochs "
-                f"(best at epoch {history.records[last_improvement].epoch})"
+                f"(best at epoch {history.records[last_improvement].epoch})",
             )
         return None
 
@@ -152,7 +171,8 @@ class GeneralizationLoss(StoppingCriterion):
     def check(self, history):
         gl = generalization_loss(history.val_loss)
         if gl > self.alpha:
-            return f"GL: generalization loss {gl:.3g} > {self.alpha:g}"
+            detail = f"GL: generalization loss {gl:.3g} > {self.alpha:g}"
+            return Stop(StopReason.GENERALIZATION_LOSS, detail)
         return None
 
 
@@ -174,7 +194,8 @@ class ProgressQuotient(StoppingCriterion):
         progress = training_progress(history.loss, self.strip)
         pq = np.inf if progress == 0 and gl > 0 else (0.0 if gl == 0 else gl / progress)
         if pq > self.alpha:
-            return f"PQ: GL/P_{self.strip} = {pq:.3g} > {self.alpha:g}"
+            detail = f"PQ: GL/P_{self.strip} = {pq:.3g} > {self.alpha:g}"
+            return Stop(StopReason.PROGRESS_QUOTIENT, detail)
         return None
 
 
@@ -195,5 +216,6 @@ class UpStrips(StoppingCriterion):
             return None
         ends = history.val_loss[t - 1 :: -k][: self.s + 1]  # E_va(t), E_va(t-k), ...
         if np.all(ends[:-1] > ends[1:]):
-            return f"UP: validation error grew in {self.s} successive strips of {k} epochs"
+            detail = f"UP: validation error grew in {self.s} successive strips of {k} epochs"
+            return Stop(StopReason.UP_STRIPS, detail)
         return None

@@ -20,8 +20,8 @@ permutation each epoch, drawn from the trainer's seed: the same seeds give bit-i
 weights. Full-batch solvers (:class:`~bprop.optim.base.ClosureRule`) run in batch mode only.
 
 Divergence: if an epoch ends with a non-finite training loss or weight, the weights are put
-back to those at the start of that epoch (the last finite ones), the stop reason starts
-with ``diverged``, and a :class:`DivergenceWarning` is issued; no exception is raised.
+back to those at the start of that epoch (the last finite ones), ``history.stop`` is
+``StopReason.DIVERGED``, and a :class:`DivergenceWarning` is issued; no exception is raised.
 """
 
 from __future__ import annotations
@@ -45,7 +45,13 @@ from bprop.training.history import EpochRecord, History
 from bprop.training.metrics import AccuracyCounter
 from bprop.training.objective import FullBatchObjective
 from bprop.training.sources import ArrayData, BindableData, Chunk, DataSource
-from bprop.training.stopping import StoppingCriterion
+from bprop.training.stopping import (
+    Stop,
+    StoppingCriterion,
+    StopReason,
+    as_stop,
+    max_epochs_reached,
+)
 
 __all__ = ["DivergenceWarning", "FullBatchObjective", "Trainer", "MODES"]
 
@@ -291,7 +297,7 @@ class Trainer:
         net, state = self.network, self.state
         assert state is not None
         history = state.history
-        history.stop_reason = ""
+        history.set_stop(None)
         restore = any(c.restore_best for c in self.stopping) and val is not None
         last_good = net.params.copy()
         bar = self._progress_bar()
@@ -299,7 +305,7 @@ class Trainer:
         try:
             for _ in range(self.max_epochs):
                 if isinstance(self.rule, ClosureRule):  # L-BFGS, LM: see _run_solver
-                    history.stop_reason = self._run_solver(data, val, last_good, bar, t0)
+                    history.set_stop(self._run_solver(data, val, last_good, bar, t0))
                     break
                 state.epoch += 1
                 self.epoch_penalty = 0.0
@@ -307,12 +313,12 @@ class Trainer:
                 np.copyto(last_good, net.params)
                 with np.errstate(over="ignore", invalid="ignore"):  # divergence: checked below
                     loss_sum, correct = self._run_epoch(data)
-                reason = self._end_epoch(data, val, loss_sum, correct, lr, last_good, bar, t0)
-                if reason:
-                    history.stop_reason = reason
+                stop = self._end_epoch(data, val, loss_sum, correct, lr, last_good, bar, t0)
+                if stop:
+                    history.set_stop(stop)
                     break
             else:
-                history.stop_reason = f"max_epochs: reached {self.max_epochs} epochs"
+                history.set_stop(max_epochs_reached(self.max_epochs))
         finally:
             if bar is not None:
                 bar.refresh()
@@ -322,8 +328,8 @@ class Trainer:
             history.restored_best = True
         return history
 
-    def _end_epoch(self, data, val, loss_sum, correct, lr, last_good, bar, t0) -> str | None:
-        """Record the epoch that just ran (divergence, validation, progress); a stop reason."""
+    def _end_epoch(self, data, val, loss_sum, correct, lr, last_good, bar, t0) -> Stop | None:
+        """Record the epoch that just ran (divergence, validation, progress); a Stop or None."""
         net, state = self.network, self.state
         history = state.history
         mean_loss = loss_sum / data.weight_total
@@ -337,12 +343,12 @@ class Trainer:
             np.copyto(net.params, last_good)
             record.time = time.perf_counter() - t0
             history.records.append(record)
-            reason = (
+            detail = (
                 f"diverged: non-finite loss or weights in epoch {state.epoch}; "
                 "weights restored to the last finite ones (lower the learning rate)"
             )
-            warnings.warn(reason, DivergenceWarning, stacklevel=4)
-            return reason
+            warnings.warn(detail, DivergenceWarning, stacklevel=4)
+            return Stop(StopReason.DIVERGED, detail)
         if val is not None:
             record.val_loss, record.val_metric = self._evaluate(val, self._accuracy)
             if record.val_loss < state.best_val_loss:
@@ -356,13 +362,13 @@ class Trainer:
             bar.set_postfix(self._postfix(record), refresh=False)
         return self._check_stop(history, record)
 
-    def _run_solver(self, data, val, last_good, bar, t0) -> str:
+    def _run_solver(self, data, val, last_good, bar, t0) -> Stop:
         """Let a full-batch solver (a ClosureRule: L-BFGS, LM) drive the epochs.
 
         ``rule.run(objective, params, rule_state, on_iteration)`` calls ``on_iteration(w)``
         after each of its iterations; each call records one epoch at w exactly as the
         epoch loop does (validation, callbacks, stopping criteria, max_epochs) and returns
-        a stop reason or None. One solver iteration per epoch keeps the history and the
+        a :class:`Stop` or None. One solver iteration per epoch keeps the history and the
         stopping criteria meaningful for solvers that keep internal state across
         iterations inside one call (scipy's L-BFGS-B). ``run`` returns the reason it
         stopped: ``on_iteration``'s, or its own (scipy's message, LM's mu limit).
@@ -379,7 +385,7 @@ class Trainer:
         accepted = net.params.copy()  # the weights of the last recorded epoch
         n_epochs = 0
 
-        def on_iteration(params: np.ndarray) -> str | None:
+        def on_iteration(params: np.ndarray) -> Stop | None:
             nonlocal n_epochs
             n_epochs += 1
             state.epoch += 1
@@ -389,29 +395,33 @@ class Trainer:
             np.copyto(net.params, params)
             self.epoch_penalty = objective.last_penalty
             loss_sum = objective.last_loss * data.weight_total
-            reason = self._end_epoch(
+            stop = self._end_epoch(
                 data, val, loss_sum, objective.last_correct, lr, last_good, bar, t0
             )
             np.copyto(accepted, net.params)
-            if not reason and n_epochs >= self.max_epochs:
-                reason = f"max_epochs: reached {self.max_epochs} epochs"
-            return reason
+            if not stop and n_epochs >= self.max_epochs:
+                stop = max_epochs_reached(self.max_epochs)
+            return stop
 
         with np.errstate(over="ignore", invalid="ignore"):
-            reason = self.rule.run(objective, net.params.copy(), state.rule_state, on_iteration)
+            ended = self.rule.run(objective, net.params.copy(), state.rule_state, on_iteration)
             if n_epochs == 0:  # the solver stopped at once: record the starting point
                 on_iteration(accepted.copy())
         np.copyto(net.params, accepted)
-        return reason
+        stop = as_stop(ended, StopReason.SOLVER)  # a solver of the user's may return text
+        if stop is None:
+            return Stop(StopReason.SOLVER, f"{self.rule.name}: the solver stopped")
+        return stop
 
-    def _check_stop(self, history: History, record: EpochRecord) -> str | None:
+    def _check_stop(self, history: History, record: EpochRecord) -> Stop | None:
         for callback in self.callbacks:
             if callback(self, record):
-                return f"callback: {getattr(callback, '__name__', repr(callback))} asked to stop"
+                name = getattr(callback, "__name__", repr(callback))
+                return Stop(StopReason.CALLBACK, f"callback: {name} asked to stop")
         for criterion in self.stopping:
-            reason = criterion.check(history)
-            if reason:
-                return reason
+            stop = as_stop(criterion.check(history), StopReason.CRITERION)
+            if stop:
+                return stop
         return None
 
     def _apply_schedule(self, epoch: int, history: History) -> float | None:
