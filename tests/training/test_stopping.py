@@ -15,6 +15,7 @@ from bprop import (
     Momentum,
     Network,
     ProgressQuotient,
+    StoppingCriterion,
     StopReason,
     TargetError,
     Trainer,
@@ -219,12 +220,12 @@ def test_every_criterion_names_its_stop_reason(criterion, train, val, metric, re
 
 
 def test_a_criterion_returning_text_is_recorded_as_criterion():
-    class Mine(TargetError):
+    class Mine(StoppingCriterion):
         def check(self, history):
             return "mine: enough" if len(history.records) == 2 else None
 
     X = np.array([[0.0, 1.0], [1.0, 0.0]])
-    trainer = Trainer(Network([2, 1], seed=0), stopping=[Mine(0.0)], progress=False)
+    trainer = Trainer(Network([2, 1], seed=0), stopping=[Mine()], progress=False)
     history = trainer.fit(X, np.array([0.0, 1.0]))
     assert history.stop is StopReason.CRITERION
     assert history.stop_reason == "mine: enough"
