@@ -28,6 +28,8 @@ from sklearn.utils.validation import _check_sample_weight, check_is_fitted
 
 from bprop.core.activations import Activation, get_activation
 from bprop.sklearn._base import BaseMLP
+from bprop.sklearn._streamed import check_no_y, fit_streamed
+from bprop.training.parquet import ParquetData
 
 __all__ = ["MLPClassifier"]
 
@@ -107,13 +109,28 @@ class MLPClassifier(ClassifierMixin, BaseMLP):
         self.callbacks = callbacks
 
     # ------------------------------------------------------------------ fit
-    def fit(self, X, y, sample_weight=None):
-        """Fit the model to data matrix X and target(s) y (class labels or indicators).
+    def fit(self, X, y=None, sample_weight=None):
+        """Fit the model to data matrix X and target(s) y (class labels or indicators), or to
+        a :class:`bprop.ParquetData` (streamed; y stays None).
 
         ``sample_weight`` weights each pattern's error (multiplied by ``class_weight``).
         """
         self._check_params()
+        if isinstance(X, ParquetData):
+            check_no_y(y)
+            return self._fit_streamed(X, sample_weight)
         return self._fit_classifier(X, y, sample_weight, incremental=False)
+
+    def _fit_streamed(self, data: ParquetData, sample_weight: object) -> MLPClassifier:
+        """Classes from one streaming pass over the target column, then a streamed fit."""
+        if len(data.target) != 1:
+            raise ValueError("MLPClassifier on ParquetData needs a single target column")
+        classes = data.target_values()
+        check_classification_targets(classes)
+        self._label_binarizer = LabelBinarizer().fit(classes)
+        self.classes_ = self._label_binarizer.classes_
+        n_outputs = 1 if self._label_binarizer.y_type_ == "binary" else len(self.classes_)
+        return fit_streamed(self, data, n_outputs, self._label_binarizer.transform, sample_weight)
 
     def partial_fit(self, X, y, sample_weight=None, classes=None):
         """One epoch over (X, y). ``classes`` (all labels) is required on the first call."""

@@ -15,6 +15,8 @@ from sklearn.utils import column_or_1d
 
 from bprop.core.activations import Activation, get_activation
 from bprop.sklearn._base import BaseMLP
+from bprop.sklearn._streamed import check_no_y, fit_streamed
+from bprop.training.parquet import ParquetData
 
 __all__ = ["MLPRegressor"]
 
@@ -98,9 +100,13 @@ class MLPRegressor(RegressorMixin, BaseMLP):
             )
         super()._check_params()
 
-    def fit(self, X, y, sample_weight=None):
-        """Fit the model to data matrix X and target(s) y."""
+    def fit(self, X, y=None, sample_weight=None):
+        """Fit the model to data matrix X and target(s) y, or to a :class:`bprop.ParquetData`
+        (streamed; y stays None)."""
         self._check_params()
+        if isinstance(X, ParquetData):
+            check_no_y(y)
+            return fit_streamed(self, X, len(X.target), None, sample_weight)
         return self._fit_regressor(X, y, sample_weight, incremental=False)
 
     def partial_fit(self, X, y, sample_weight=None):

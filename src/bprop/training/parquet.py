@@ -30,7 +30,7 @@ file, and for bad values the row range.
 from __future__ import annotations
 
 import os
-from collections.abc import Iterator, Sequence
+from collections.abc import Callable, Iterator, Sequence
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
@@ -52,6 +52,9 @@ from bprop.training.sources import (
 )
 
 __all__ = ["ParquetData", "ParquetDataError", "ParquetSource", "holdout_mask"]
+
+#: maps a block's raw target values to its (n, n_outputs) targets
+TargetEncoder = Callable[[np.ndarray], np.ndarray]
 
 
 class ParquetDataError(ValueError):
@@ -164,7 +167,7 @@ class ParquetData:
                 raise ParquetDataError(
                     f"{self.path}: no feature column {col!r}; the columns are {', '.join(names)}"
                 )
-        for col in self.columns + used:
+        for col in self.columns + ([sample_weight] if sample_weight else []):
             typ = self.schema.field(col).type
             if not _numeric(typ):
                 raise ParquetDataError(
@@ -193,18 +196,43 @@ class ParquetData:
             f"columns, {self.n_rows} rows in {len(self.units)} row groups)"
         )
 
-    def bind(self, network: Network, block_rows: int) -> ParquetSource:
-        """The training rows as a data source for ``network`` (its dtype and outputs)."""
-        part = "train" if self.validation_fraction else "all"
-        return ParquetSource(self, network, self.batch_rows or block_rows, part)
+    def bind(
+        self, network: Network, block_rows: int, encode_target: TargetEncoder | None = None
+    ) -> ParquetSource:
+        """The training rows as a data source for ``network`` (its dtype and outputs).
 
-    def bind_validation(self, network: Network, block_rows: int) -> ParquetSource | None:
+        ``encode_target(y)`` maps a block's raw target values (1-D for one target column,
+        else 2-D) to the (n, n_outputs) targets (e.g. a classifier's label binarizer);
+        None: the values are the targets (:func:`bprop.core.data.check_targets`).
+        """
+        part = "train" if self.validation_fraction else "all"
+        return ParquetSource(self, network, self.batch_rows or block_rows, part, encode_target)
+
+    def bind_validation(
+        self, network: Network, block_rows: int, encode_target: TargetEncoder | None = None
+    ) -> ParquetSource | None:
         """The held-out rows as a data source, or None if there are none."""
         if self.validation is not None:
-            return self.validation.bind(network, block_rows)
+            return self.validation.bind(network, block_rows, encode_target)
         if self.validation_fraction:
-            return ParquetSource(self, network, self.batch_rows or block_rows, "validation")
+            rows = self.batch_rows or block_rows
+            return ParquetSource(self, network, rows, "validation", encode_target)
         return None
+
+    def target_values(self) -> np.ndarray:
+        """The distinct values of the (single) target column, sorted, by one streaming pass
+        over that column only (a classifier's classes)."""
+        if len(self.target) != 1:
+            raise ParquetDataError("target_values needs a single target column")
+        seen: np.ndarray | None = None
+        for unit in self.units:
+            col = self.read(unit, self.target).column(0)
+            if col.null_count:
+                raise ParquetDataError(f"{unit.file}: missing target values in rows {_range(unit)}")
+            values = np.unique(col.to_numpy(zero_copy_only=False))
+            seen = values if seen is None else np.union1d(seen, values)
+        assert seen is not None
+        return seen
 
     # ------------------------------------------------------------------ reading
     def read(self, unit: _Unit, columns: Sequence[str]):
@@ -224,8 +252,16 @@ class ParquetSource:
     """A :class:`ParquetData` bound to a network: the :class:`~bprop.training.sources.DataSource`
     the trainer uses. ``part`` is 'all', 'train' (rows not held out) or 'validation'."""
 
-    def __init__(self, data: ParquetData, network: Network, block_rows: int, part: str) -> None:
+    def __init__(
+        self,
+        data: ParquetData,
+        network: Network,
+        block_rows: int,
+        part: str,
+        encode_target: TargetEncoder | None = None,
+    ) -> None:
         self.data = data
+        self.encode_target = encode_target
         self.dtype = network.dtype
         self.n_outputs = network.n_outputs
         if len(data.columns) != network.n_inputs:
@@ -300,8 +336,11 @@ class ParquetSource:
         if len(d.target) == 1:
             y = table.column(d.target[0]).to_numpy(zero_copy_only=False)
         else:
-            y = np.column_stack([_column(table, c, self.dtype) for c in d.target])
+            y = np.column_stack([table.column(c).to_numpy(zero_copy_only=False)
+                                 for c in d.target])  # fmt: skip
         try:
+            if self.encode_target is not None:
+                y = self.encode_target(y)
             T = check_targets(y, n, self.n_outputs, self.dtype, "target")
         except ValueError as exc:
             raise ParquetDataError(f"{unit.file}: rows {_range(unit)}: {exc}") from None
