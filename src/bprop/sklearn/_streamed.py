@@ -59,7 +59,7 @@ def fit_streamed(
     if getattr(est, "class_weight", None) is not None:
         raise ValueError("class_weight is not supported with ParquetData; use a weight column")
     first_pass = not hasattr(est, "network_") or not est.warm_start
-    layer_units = [len(data.columns), *est._hidden_sizes(), n_outputs]
+    layer_units = [data.n_features, *est._hidden_sizes(), n_outputs]
     rs = check_random_state(est.random_state)
     rule = make_rule(est)
     closure = isinstance(rule, ClosureRule)
@@ -74,8 +74,13 @@ def fit_streamed(
                 f"the data need a network of sizes {tuple(layer_units)}, but the fitted "
                 f"one has {est.network_.sizes}; fit without warm_start to start over"
             )
-    est.n_features_in_ = len(data.columns)
-    est.feature_names_in_ = np.asarray(data.columns, dtype=object)
+    if data.transform is None:  # else the estimator sees the transform's outputs
+        est.n_features_in_ = len(data.columns)
+        est.feature_names_in_ = np.asarray(data.columns, dtype=object)
+    else:
+        est.n_features_in_ = data.n_features
+        if hasattr(est, "feature_names_in_"):
+            del est.feature_names_in_
     source = data.bind(est.network_, 1, encode_target)
     trainer = est._make_trainer(rule, source.n_rows, rs)
     source.block_rows = data.batch_rows or trainer.block_size

@@ -51,7 +51,7 @@ from bprop.training.sources import (
     sum_gradients,
 )
 
-__all__ = ["ParquetData", "ParquetDataError", "ParquetSource", "holdout_mask"]
+__all__ = ["ParquetData", "ParquetDataError", "ParquetDataset", "ParquetSource", "holdout_mask"]
 
 #: maps a block's raw target values to its (n, n_outputs) targets
 TargetEncoder = Callable[[np.ndarray], np.ndarray]
@@ -95,7 +95,37 @@ class _Unit:
     start: int
 
 
-class ParquetData:
+class ParquetDataset:
+    """The files, common schema and row groups of a Parquet file or directory (any columns).
+
+    ``read(unit, columns)`` reads one row group (:attr:`units`, in dataset order).
+    """
+
+    def __init__(self, path: str | os.PathLike) -> None:
+        self.path = str(path)
+        self.files = _list_files(self.path)
+        self.schema = _common_schema(self.files)
+        self.units = _row_groups(self.files)
+        self.n_rows = sum(u.n_rows for u in self.units)
+        self._open: tuple[str, Any] | None = None  # the file read last, kept open
+
+    def __getstate__(self) -> dict:
+        return {**self.__dict__, "_open": None}
+
+    def read(self, unit: _Unit, columns: Sequence[str]):
+        """One row group's ``columns`` as a pyarrow Table (a ParquetDataError if unreadable)."""
+        pq = _pyarrow()
+        try:
+            if self._open is None or self._open[0] != unit.file:
+                self._open = (unit.file, pq.ParquetFile(unit.file))
+            return self._open[1].read_row_group(unit.index, columns=list(columns))
+        except (OSError, ValueError) as exc:
+            raise ParquetDataError(
+                f"{unit.file}: cannot read row group {unit.index} (rows {_range(unit)}): {exc}"
+            ) from exc
+
+
+class ParquetData(ParquetDataset):
     """Rows of a Parquet file or a directory of Parquet files, streamed for training.
 
     Parameters
@@ -107,7 +137,8 @@ class ParquetData:
         column with K > 1 outputs is coded one-hot (class labels 0..K-1).
     columns:
         The feature columns, in the network's input order; None: every column except the
-        target(s) and ``sample_weight``. Features must be numeric.
+        target(s) and ``sample_weight``. Features must be numeric unless ``transform``
+        is given.
     batch_rows:
         Rows per block of the full-batch sums and of evaluation; None: the trainer's
         ``block_size`` (then streamed training equals in-memory training bit for bit).
@@ -118,6 +149,10 @@ class ParquetData:
         position (:func:`holdout_mask`).
     validation:
         A separate validation dataset: a path or a :class:`ParquetData` (same columns).
+    transform:
+        A fitted transformer (``transform(DataFrame) -> array``, e.g. a ColumnTransformer
+        fitted by :func:`bprop.sklearn.streaming.fit_streaming`) applied to each block's
+        feature columns, read as a pandas DataFrame; the network's inputs are its outputs.
     """
 
     def __init__(
@@ -131,8 +166,10 @@ class ParquetData:
         validation_fraction: float = 0.0,
         validation: str | os.PathLike | ParquetData | None = None,
         seed: int = 0,
+        transform: Any = None,
     ) -> None:
-        self.path = str(path)
+        super().__init__(path)
+        self.transform = transform
         self.target = [target] if isinstance(target, str) else list(target)
         if not self.target:
             raise ParquetDataError("target must name at least one column")
@@ -150,8 +187,6 @@ class ParquetData:
             raise ParquetDataError("give validation_fraction or validation, not both")
         self.validation_fraction = float(validation_fraction)
         self.seed = int(seed)
-        self.files = _list_files(self.path)
-        self.schema = _common_schema(self.files)
         names = self.schema.names
         used = [*self.target, *([sample_weight] if sample_weight else [])]
         for col in used:
@@ -167,7 +202,8 @@ class ParquetData:
                 raise ParquetDataError(
                     f"{self.path}: no feature column {col!r}; the columns are {', '.join(names)}"
                 )
-        for col in self.columns + ([sample_weight] if sample_weight else []):
+        checked = [] if transform is not None else self.columns
+        for col in checked + ([sample_weight] if sample_weight else []):
             typ = self.schema.field(col).type
             if not _numeric(typ):
                 raise ParquetDataError(
@@ -176,19 +212,29 @@ class ParquetData:
                 )
         if not self.columns:
             raise ParquetDataError(f"{self.path}: no feature columns")
-        self.units = _row_groups(self.files)
-        self.n_rows = sum(u.n_rows for u in self.units)
         if self.n_rows == 0:
             raise ParquetDataError(f"{self.path}: the dataset has no rows")
         if isinstance(validation, str | os.PathLike):
             validation = ParquetData(
-                validation, self.target, self.columns, batch_rows, sample_weight=sample_weight
+                validation,
+                self.target,
+                self.columns,
+                batch_rows,
+                sample_weight=sample_weight,
+                transform=transform,
             )
         self.validation = validation
-        self._open: tuple[str, Any] | None = None  # the file read last, kept open
 
-    def __getstate__(self) -> dict:
-        return {**self.__dict__, "_open": None}
+    @property
+    def n_features(self) -> int:
+        """The number of network inputs: feature columns, or the transform's outputs."""
+        if self.transform is None:
+            return len(self.columns)
+        names = getattr(self.transform, "get_feature_names_out", None)
+        if names is not None:
+            return len(names())
+        first = self.read(self.units[0], self.columns).slice(0, 1).to_pandas()
+        return int(np.asarray(self.transform.transform(first)).shape[1])
 
     def __repr__(self) -> str:
         return (
@@ -234,19 +280,6 @@ class ParquetData:
         assert seen is not None
         return seen
 
-    # ------------------------------------------------------------------ reading
-    def read(self, unit: _Unit, columns: Sequence[str]):
-        """One row group's ``columns`` as a pyarrow Table (a ParquetDataError if unreadable)."""
-        pq = _pyarrow()
-        try:
-            if self._open is None or self._open[0] != unit.file:
-                self._open = (unit.file, pq.ParquetFile(unit.file))
-            return self._open[1].read_row_group(unit.index, columns=list(columns))
-        except (OSError, ValueError) as exc:
-            raise ParquetDataError(
-                f"{unit.file}: cannot read row group {unit.index} (rows {_range(unit)}): {exc}"
-            ) from exc
-
 
 class ParquetSource:
     """A :class:`ParquetData` bound to a network: the :class:`~bprop.training.sources.DataSource`
@@ -264,9 +297,9 @@ class ParquetSource:
         self.encode_target = encode_target
         self.dtype = network.dtype
         self.n_outputs = network.n_outputs
-        if len(data.columns) != network.n_inputs:
+        if data.n_features != network.n_inputs:
             raise ParquetDataError(
-                f"{data.path}: {len(data.columns)} feature columns but the network has "
+                f"{data.path}: {data.n_features} feature columns but the network has "
                 f"{network.n_inputs} inputs"
             )
         if len(data.target) not in (1, network.n_outputs):
@@ -323,15 +356,24 @@ class ParquetSource:
         cols = [*d.columns, *d.target, *([d.sample_weight] if d.sample_weight else [])]
         table = d.read(unit, cols)
         n = table.num_rows
-        X = np.empty((n, len(d.columns)), self.dtype)
-        for j, name in enumerate(d.columns):
-            X[:, j] = _column(table, name, self.dtype)
+        if d.transform is not None:
+            X = np.ascontiguousarray(
+                d.transform.transform(table.select(d.columns).to_pandas()), dtype=self.dtype
+            )
+        else:
+            X = np.empty((n, len(d.columns)), self.dtype)
+            for j, name in enumerate(d.columns):
+                X[:, j] = _column(table, name, self.dtype)
         if not np.all(np.isfinite(X)):
             bad = np.flatnonzero(~np.isfinite(X).all(axis=0))
+            what = (
+                f"feature column {d.columns[bad[0]]!r}"
+                if d.transform is None
+                else f"transformed input {bad[0]}"
+            )
             raise ParquetDataError(
-                f"{unit.file}: NaN or infinite values in feature column "
-                f"{d.columns[bad[0]]!r} in rows {_range(unit)} (row group {unit.index}); "
-                "impute or drop them before training"
+                f"{unit.file}: NaN or infinite values in {what} in rows {_range(unit)} "
+                f"(row group {unit.index}); impute or drop them before training"
             )
         if len(d.target) == 1:
             y = table.column(d.target[0]).to_numpy(zero_copy_only=False)
