@@ -1,0 +1,10 @@
+"""Training on a Dask cluster (the optional extra ``bprop[dask]``).
+
+:class:`DaskData` holds training rows as dask arrays for :class:`bprop.Trainer`;
+the estimators of :mod:`bprop.dask.estimators` take dask arrays and DataFrames. See
+docs/distributed.md: what is exact, the cost of a round trip, the limits.
+"""
+
+from bprop.dask.source import ClusterError, DaskData, LocalPartitions, default_client
+
+__all__ = ["ClusterError", "DaskData", "LocalPartitions", "default_client"]

@@ -1,0 +1,343 @@
+"""Training rows on a Dask cluster, seen by the trainer as any other data source.
+
+``DaskData(X, y, sample_weight=None, client=None)`` takes dask arrays chunked by rows. On
+``bind`` its partitions are computed once and kept in the workers' memory (with their
+lineage, so Dask recomputes a partition lost with a worker from its source). Then:
+
+- **full batch** (every rule that sees the whole training set: batch gd / momentum /
+  Nesterov, the RPROP family, Quickprop, L-BFGS): each evaluation sends the weights to
+  the workers (broadcast once per evaluation when larger than :data:`SCATTER_BYTES`),
+  each partition q returns (E_q, g_q, correct_q) (:mod:`bprop.dask.partitions`), and the
+  driver adds them **in partition order**:
+
+      E = sum_q E_q,   g = sum_q g_q,   S = sum_q S_q
+
+  one scheduler round trip per evaluation; the weights are those of a single-process run
+  with the same partitions (:class:`LocalPartitions`) bit for bit, with the same BLAS
+  thread count (one per worker is Dask's default).
+- **Levenberg-Marquardt**: J^T J and J^T e summed over partitions the same way; refused
+  above ``max_gauss_newton_bytes`` (P^2 float64 per partition in flight).
+- **online and mini-batch epochs**: the partitions are visited one at a time in a seeded
+  order (block shuffling: the order of the partitions and of the rows within each is
+  drawn each epoch, not a full permutation), each fetched to the driver, where the updates
+  run. Exact (equal to :class:`LocalPartitions`), but sequential: the cluster holds the
+  data, the driver computes.
+
+Bad partitions are refused before training with the partition's number (NaN or infinity,
+wrong widths, negative weights); empty partitions are skipped. A lost scheduler or client
+connection raises :class:`ClusterError`; the trainer keeps the weights of the last
+completed epoch.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable, Iterator, Sequence
+from typing import Any
+
+import numpy as np
+
+from bprop.core.activations import Activation
+from bprop.core.losses import Loss
+from bprop.core.network import Network
+from bprop.dask.partitions import (
+    NetworkSpec,
+    Partition,
+    PartitionSummary,
+    counter_for,
+    partition_evaluation,
+    partition_gauss_newton,
+    partition_gradient,
+    partition_summary,
+)
+from bprop.training.metrics import AccuracyCounter
+from bprop.training.sources import Chunk, FullBatchSums
+
+__all__ = ["SCATTER_BYTES", "ClusterError", "DaskData", "DaskPartitions", "LocalPartitions"]
+
+#: Weights larger than this are broadcast to the workers once per evaluation instead of
+#: travelling with every partition's task.
+SCATTER_BYTES = 1 << 20
+
+#: J^T J of one partition in flight at a time: P^2 float64 (Levenberg-Marquardt).
+MAX_GAUSS_NEWTON_BYTES = 512 * 2**20
+
+
+class ClusterError(RuntimeError):
+    """The Dask cluster could not be reached or lost the work (scheduler gone, client
+    closed). The network keeps the weights of the last completed epoch."""
+
+
+def _distributed():
+    try:
+        import distributed
+    except ImportError as exc:  # pragma: no cover - the extra is installed in the tests
+        raise ImportError(
+            "training on a Dask cluster needs the 'dask' extra: pip install 'bprop[dask]'"
+        ) from exc
+    return distributed
+
+
+def default_client(client: Any = None) -> Any:
+    """``client``, or the current Dask client, or a ValueError saying how to start one."""
+    if client is not None:
+        return client
+    distributed = _distributed()
+    try:
+        return distributed.get_client()
+    except ValueError:
+        raise ValueError(
+            "no Dask client: start one first, e.g. "
+            "'from dask.distributed import Client, LocalCluster; "
+            "client = Client(LocalCluster(n_workers=2))' (on this machine) or "
+            "'Client(\"tcp://scheduler:8786\")' (an existing cluster), or pass client=; "
+            "on the command line: --workers N or --scheduler ADDRESS"
+        ) from None
+
+
+def _connection_errors() -> tuple[type[BaseException], ...]:
+    distributed = _distributed()
+    from concurrent.futures import CancelledError
+
+    return (
+        OSError,
+        TimeoutError,
+        CancelledError,
+        distributed.comm.CommClosedError,
+        distributed.KilledWorker,
+    )
+
+
+class DaskPartitions:
+    """The bound source: partitions held as futures on the workers (see the module doc)."""
+
+    def __init__(
+        self,
+        client: Any,
+        parts: Sequence[Any],
+        summaries: Sequence[PartitionSummary],
+        network: Network,
+        block_rows: int,
+        max_gauss_newton_bytes: int = MAX_GAUSS_NEWTON_BYTES,
+    ) -> None:
+        keep = [i for i, s in enumerate(summaries) if s.n_rows > 0]
+        self.client = client
+        self.parts = [parts[i] for i in keep]
+        self.summaries = [summaries[i] for i in keep]
+        self.spec = NetworkSpec.of(network)
+        self.block_rows = int(block_rows)
+        self.max_gauss_newton_bytes = int(max_gauss_newton_bytes)
+        self.n_rows = sum(s.n_rows for s in self.summaries)
+        self.weight_total = float(sum(s.weight_total for s in self.summaries))
+        self._one_hot = all(s.one_hot for s in self.summaries)
+        self.bytes_sent = 0  # weights sent to the workers, for the benchmark
+
+    # -------------------------------------------------------------- the round trip
+    def _map(self, fn: Callable, network: Network, *args: Any) -> Iterator[Any]:
+        """fn(partition, spec, params, *args) on every partition; results in partition order."""
+        client, params = self.client, network.params.copy()
+        try:
+            if params.nbytes > SCATTER_BYTES:
+                weights = client.scatter(params, broadcast=True, hash=False)
+                self.bytes_sent += params.nbytes * len(client.scheduler_info()["workers"])
+            else:
+                weights = params
+                self.bytes_sent += params.nbytes * len(self.parts)
+            futures = [
+                client.submit(fn, part, self.spec, weights, *args, pure=False)
+                for part in self.parts
+            ]
+            for future in futures:  # in partition order, one result in the driver at a time
+                yield future.result()
+        except _connection_errors() as exc:
+            raise ClusterError(
+                f"the Dask cluster failed during an evaluation ({type(exc).__name__}: {exc}); "
+                "the network keeps the weights of the last completed epoch, and a "
+                "checkpoint resumes training"
+            ) from exc
+
+    def full_batch(
+        self, network: Network, loss: Loss, counter: AccuracyCounter | None = None
+    ) -> FullBatchSums:
+        E = correct = 0.0
+        grad = np.zeros_like(network.grad)
+        for sums in self._map(partition_gradient, network, loss, self.block_rows, counter):
+            E += sums.error
+            grad += sums.gradient
+            correct += sums.correct
+        return FullBatchSums(E, grad, self.weight_total, correct)
+
+    def evaluate(
+        self, network: Network, loss: Loss, counter: AccuracyCounter | None = None
+    ) -> tuple[float, float]:
+        E = correct = 0.0
+        for e, c in self._map(partition_evaluation, network, loss, self.block_rows, counter):
+            E += e
+            correct += c
+        return E, correct
+
+    def gauss_newton(self, network: Network, loss: Loss) -> tuple[float, np.ndarray, np.ndarray]:
+        P = network.n_params
+        if P * P * 8 > self.max_gauss_newton_bytes:
+            raise ValueError(
+                f"Levenberg-Marquardt needs J^T J of {P} x {P} float64 "
+                f"({P * P * 8 / 2**20:.0f} MiB) per partition, above the limit of "
+                f"{self.max_gauss_newton_bytes / 2**20:.0f} MiB; use a smaller network or "
+                "L-BFGS"
+            )
+        half_sq, Jte, JtJ = 0.0, np.zeros(P), np.zeros((P, P))
+        for h, b, A in self._map(partition_gauss_newton, network, loss):
+            half_sq += h
+            Jte += b
+            JtJ += A
+        return half_sq, Jte, JtJ
+
+    def chunks(self, rng: np.random.Generator, shuffle: bool) -> Iterator[Chunk]:
+        order = rng.permutation(len(self.parts)) if shuffle else range(len(self.parts))
+        for q in order:
+            try:
+                X, T, s = self.parts[q].result()
+            except _connection_errors() as exc:
+                raise ClusterError(
+                    f"the Dask cluster failed while sending partition {q} ({exc})"
+                ) from exc
+            yield Chunk(X, T, s, rng.permutation(X.shape[0]) if shuffle else None)
+
+    def accuracy_counter(self, output_activation: Activation) -> AccuracyCounter:
+        return counter_for(output_activation, self.spec.sizes[-1], self._one_hot)
+
+
+class LocalPartitions(DaskPartitions):
+    """The same computation in this process, partition by partition: the reference a Dask
+    run equals bit for bit, and what ``to_local`` training on the same blocks gives."""
+
+    def __init__(self, parts: Sequence[Partition], network: Network, block_rows: int) -> None:
+        n_in, n_out = network.n_inputs, network.n_outputs
+        summaries = [partition_summary(p, n_in, n_out) for p in parts]
+        _refuse_bad(summaries)
+        super().__init__(None, [_Done(p) for p in parts], summaries, network, block_rows)
+
+    def _map(self, fn: Callable, network: Network, *args: Any) -> Iterator[Any]:
+        params = network.params.copy()
+        for part in self.parts:
+            yield fn(part.result(), self.spec, params, *args)
+
+
+class _Done:
+    """A partition already in memory, with the one method of a future the source uses."""
+
+    def __init__(self, part: Partition) -> None:
+        self._part = part
+
+    def result(self) -> Partition:
+        return self._part
+
+
+def _refuse_bad(summaries: Sequence[PartitionSummary]) -> None:
+    for q, s in enumerate(summaries):
+        if s.problem is not None:
+            raise ValueError(f"partition {q} of the training data {s.problem}")
+    if not any(s.n_rows for s in summaries):
+        raise ValueError("the training data have no rows (every partition is empty)")
+
+
+def _as_partition(X: np.ndarray, T: np.ndarray, s: Any, dtype: str) -> Partition:
+    """One partition in the network's dtype, C-contiguous, targets 2-D."""
+    X = np.ascontiguousarray(X, dtype=dtype)
+    T = np.asarray(T, dtype=dtype)
+    T = np.ascontiguousarray(T[:, None] if T.ndim == 1 else T)
+    if s is not None:
+        s = np.ascontiguousarray(s, dtype=dtype)
+    return X, T, s
+
+
+class DaskData:
+    """Dask arrays as training data for :class:`bprop.Trainer` and the Dask estimators.
+
+    ``X`` (n, n_inputs) and ``y`` (n,) or (n, n_outputs), already encoded as the network's
+    targets, and optional ``sample_weight`` (n,), all chunked the same way by rows (X may
+    have several column chunks: they are joined). ``validation`` is another DaskData for
+    held-out rows (None: none). ``client`` defaults to the current Dask client.
+    """
+
+    def __init__(
+        self,
+        X: Any,
+        y: Any,
+        sample_weight: Any = None,
+        *,
+        client: Any = None,
+        validation: DaskData | None = None,
+        max_gauss_newton_bytes: int = MAX_GAUSS_NEWTON_BYTES,
+    ) -> None:
+        import dask.array as da
+
+        if not isinstance(X, da.Array) or not isinstance(y, da.Array):
+            raise ValueError(
+                f"DaskData needs dask arrays for X and y, got {type(X).__name__} and "
+                f"{type(y).__name__} (dask.array.from_array turns a NumPy array into one)"
+            )
+        if X.ndim != 2:
+            raise ValueError(f"X must be 2-D (rows x inputs), got shape {X.shape}")
+        if X.numblocks[1] > 1:
+            X = X.rechunk({1: -1})
+        if y.ndim == 2 and y.numblocks[1] > 1:
+            y = y.rechunk({1: -1})
+        for name, a in (("y", y), ("sample_weight", sample_weight)):
+            if a is not None and a.chunks[0] != X.chunks[0]:
+                raise ValueError(
+                    f"X and {name} are partitioned differently (row chunks {X.chunks[0]} "
+                    f"and {a.chunks[0]}); use {name}.rechunk((X.chunks[0],) + "
+                    f"{name}.chunks[1:])"
+                )
+        self.X, self.y, self.sample_weight = X, y, sample_weight
+        self.client = client
+        self.validation = validation
+        self.max_gauss_newton_bytes = max_gauss_newton_bytes
+
+    @property
+    def n_partitions(self) -> int:
+        return self.X.numblocks[0]
+
+    def _delayed_parts(self, dtype: str) -> list[Any]:
+        import dask
+
+        xs = self.X.to_delayed().ravel()
+        ys = self.y.to_delayed().ravel()
+        ss = (
+            [None] * len(xs)
+            if self.sample_weight is None
+            else list(self.sample_weight.to_delayed().ravel())
+        )
+        make = dask.delayed(_as_partition, pure=True)
+        return [make(x, t, s, dtype) for x, t, s in zip(xs, ys, ss, strict=True)]
+
+    def bind(self, network: Network, block_rows: int) -> DaskPartitions:
+        client = default_client(self.client)
+        try:
+            parts = client.compute(self._delayed_parts(network.dtype.name))
+            checks = client.map(
+                partition_summary,
+                parts,
+                n_inputs=network.n_inputs,
+                n_outputs=network.n_outputs,
+                pure=False,
+            )
+            summaries = client.gather(checks)
+        except _connection_errors() as exc:
+            raise ClusterError(f"the Dask cluster failed while loading the data ({exc})") from exc
+        _refuse_bad(summaries)
+        return DaskPartitions(
+            client, parts, summaries, network, block_rows, self.max_gauss_newton_bytes
+        )
+
+    def bind_validation(self, network: Network, block_rows: int) -> DaskPartitions | None:
+        if self.validation is None:
+            return None
+        return self.validation.bind(network, block_rows)
+
+    def to_local(self, network: Network, block_rows: int) -> LocalPartitions:
+        """The same partitions in this process (computed from the dask arrays)."""
+        import dask
+
+        parts = dask.compute(*self._delayed_parts(network.dtype.name), scheduler="sync")
+        return LocalPartitions(list(parts), network, block_rows)
