@@ -16,6 +16,7 @@ def cluster():
         processes=True,
         dashboard_address=None,
         host="127.0.0.1",
+        scheduler_port=0,
         silence_logs=40,
     ) as cluster:
         yield cluster

@@ -27,6 +27,7 @@ def _trainer(rule, epochs=6):
     net = bprop.Network([4, 5, 1], "tanh", "logistic", seed=3)
     kw = {"learning_rate": 0.5} if rule in ("gd", "momentum", "nesterov", "quickprop") else {}
     return bprop.Trainer(net, rule=bprop.get_rule(rule, **kw), mode="batch", max_epochs=epochs,
+                         loss="squared_error",
                          progress=False, block_size=64)
 
 

@@ -103,6 +103,7 @@ def _connection_errors() -> tuple[type[BaseException], ...]:
         TimeoutError,
         CancelledError,
         distributed.comm.CommClosedError,
+        distributed.client.ClosedClientError,
         distributed.KilledWorker,
     )
 

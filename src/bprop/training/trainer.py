@@ -403,11 +403,13 @@ class Trainer:
                 stop = max_epochs_reached(self.max_epochs)
             return stop
 
-        with np.errstate(over="ignore", invalid="ignore"):
-            ended = self.rule.run(objective, net.params.copy(), state.rule_state, on_iteration)
-            if n_epochs == 0:  # the solver stopped at once: record the starting point
-                on_iteration(accepted.copy())
-        np.copyto(net.params, accepted)
+        try:
+            with np.errstate(over="ignore", invalid="ignore"):
+                ended = self.rule.run(objective, net.params.copy(), state.rule_state, on_iteration)
+                if n_epochs == 0:  # the solver stopped at once: record the starting point
+                    on_iteration(accepted.copy())
+        finally:  # also when the data source fails mid-iteration: the last recorded epoch
+            np.copyto(net.params, accepted)
         stop = as_stop(ended, StopReason.SOLVER)  # a solver of the user's may return text
         if stop is None:
             return Stop(StopReason.SOLVER, f"{self.rule.name}: the solver stopped")
