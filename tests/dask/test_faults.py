@@ -30,8 +30,15 @@ def _arrays(n=400):
 
 def _trainer(rule="irprop-", epochs=8, callbacks=()):
     net = bprop.Network([3, 6, 1], "tanh", "identity", seed=5)
-    return bprop.Trainer(net, rule=rule, mode="batch", max_epochs=epochs, progress=False,
-                         block_size=64, callbacks=callbacks)
+    return bprop.Trainer(
+        net,
+        rule=rule,
+        mode="batch",
+        max_epochs=epochs,
+        progress=False,
+        block_size=64,
+        callbacks=callbacks,
+    )
 
 
 @pytest.mark.parametrize("rule", ["irprop-", "lbfgs"])
@@ -60,8 +67,9 @@ def test_a_killed_worker_changes_no_weight(client, rule):
 def test_a_lost_cluster_keeps_the_last_epoch_and_the_checkpoint_resumes_locally(tmp_path, rule):
     X, y = _arrays()
     path = tmp_path / "run.ckpt"
-    with distributed.LocalCluster(n_workers=1, threads_per_worker=1, processes=False,
-                                  dashboard_address=None, silence_logs=40) as cluster:
+    with distributed.LocalCluster(
+        n_workers=1, threads_per_worker=1, processes=False, dashboard_address=None, silence_logs=40
+    ) as cluster:
         client = distributed.Client(cluster)
         seen = {}
 
@@ -104,14 +112,29 @@ def test_bad_partitions_are_named_and_empty_ones_skipped(client):
     X = rng.standard_normal((30, 3))
     X[17, 1] = np.nan
     with pytest.raises(ValueError, match="partition 1 .*NaN.*rows 7"):
-        _trainer().fit(DaskData(da.from_array(X, chunks=(10, 3)),
-                                da.from_array(np.zeros(30), chunks=10), client=client))
+        _trainer().fit(
+            DaskData(
+                da.from_array(X, chunks=(10, 3)),
+                da.from_array(np.zeros(30), chunks=10),
+                client=client,
+            )
+        )
     X = rng.standard_normal((30, 3))
     y = X[:, 0]
-    Xd = da.concatenate([da.from_array(X[:10], chunks=(10, 3)), da.zeros((0, 3), chunks=(0, 3)),
-                         da.from_array(X[10:], chunks=(20, 3))])
-    yd = da.concatenate([da.from_array(y[:10], chunks=10), da.zeros((0,), chunks=0),
-                         da.from_array(y[10:], chunks=20)])
+    Xd = da.concatenate(
+        [
+            da.from_array(X[:10], chunks=(10, 3)),
+            da.zeros((0, 3), chunks=(0, 3)),
+            da.from_array(X[10:], chunks=(20, 3)),
+        ]
+    )
+    yd = da.concatenate(
+        [
+            da.from_array(y[:10], chunks=10),
+            da.zeros((0,), chunks=0),
+            da.from_array(y[10:], chunks=20),
+        ]
+    )
     trainer = _trainer(epochs=2)
     trainer.fit(DaskData(Xd, yd, client=client))
     assert trainer.history.epochs == 2

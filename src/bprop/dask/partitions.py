@@ -39,6 +39,7 @@ __all__ = [
     "partition_evaluation",
     "partition_gauss_newton",
     "partition_gradient",
+    "partition_rows_gradient",
     "partition_summary",
 ]
 
@@ -112,6 +113,24 @@ def partition_gradient(
     net = _network(spec, params)
     E, grad, correct = sum_gradients(net, loss, _blocks(part, block_rows), counter)
     return PartitionSums(E, grad, correct)
+
+
+def partition_rows_gradient(
+    part: Partition,
+    spec: NetworkSpec,
+    params: np.ndarray,
+    rows: np.ndarray,
+    loss: Loss,
+    counter: AccuracyCounter | None,
+) -> tuple[float, np.ndarray, float, float]:
+    """(E, g, S, correct) over the rows ``rows`` of the partition (one mini-batch slice)."""
+    X, T, s = part
+    x, t = X[rows], T[rows]
+    w = None if s is None else s[rows]
+    net = _network(spec, params)
+    E = net.gradient(x, t, loss, w)
+    correct = 0.0 if counter is None else counter.count(net.outputs[-1], t, w)
+    return E, net.grad.copy(), float(len(rows) if w is None else w.sum()), correct
 
 
 def partition_evaluation(

@@ -17,11 +17,12 @@ lineage, so Dask recomputes a partition lost with a worker from its source). The
   thread count (one per worker is Dask's default).
 - **Levenberg-Marquardt**: J^T J and J^T e summed over partitions the same way; refused
   above ``max_gauss_newton_bytes`` (P^2 float64 per partition in flight).
-- **online and mini-batch epochs**: the partitions are visited one at a time in a seeded
-  order (block shuffling: the order of the partitions and of the rows within each is
-  drawn each epoch, not a full permutation), each fetched to the driver, where the updates
-  run. Exact (equal to :class:`LocalPartitions`), but sequential: the cluster holds the
-  data, the driver computes.
+- **online and mini-batch epochs** (``minibatch="parallel"``, the default): synchronous
+  data-parallel steps (:class:`DaskStepPartitions`): the batches of the in-memory run from
+  the same seed, each batch's gradient summed over the partitions that hold its rows,
+  one round trip per update; the driver keeps the rule's state. ``minibatch="stream"``
+  instead visits the partitions one at a time in a seeded order (block shuffling), each
+  fetched to the driver where the updates run: no round trip per update, but sequential.
 
 Bad partitions are refused before training with the partition's number (NaN or infinity,
 wrong widths, negative weights); empty partitions are skipped. A lost scheduler or client
@@ -47,12 +48,20 @@ from bprop.dask.partitions import (
     partition_evaluation,
     partition_gauss_newton,
     partition_gradient,
+    partition_rows_gradient,
     partition_summary,
 )
 from bprop.training.metrics import AccuracyCounter
 from bprop.training.sources import Chunk, FullBatchSums
 
-__all__ = ["SCATTER_BYTES", "ClusterError", "DaskData", "DaskPartitions", "LocalPartitions"]
+__all__ = [
+    "SCATTER_BYTES",
+    "ClusterError",
+    "DaskData",
+    "DaskPartitions",
+    "DaskStepPartitions",
+    "LocalPartitions",
+]
 
 #: Weights larger than this are broadcast to the workers once per evaluation instead of
 #: travelling with every partition's task.
@@ -135,6 +144,12 @@ class DaskPartitions:
     # -------------------------------------------------------------- the round trip
     def _map(self, fn: Callable, network: Network, *args: Any) -> Iterator[Any]:
         """fn(partition, spec, params, *args) on every partition; results in partition order."""
+        return self._run(fn, network, [(part, args) for part in self.parts])
+
+    def _run(
+        self, fn: Callable, network: Network, calls: Sequence[tuple[Any, tuple]]
+    ) -> Iterator[Any]:
+        """fn(partition, spec, params, *args) for each (partition, args); results in order."""
         client, params = self.client, network.params.copy()
         try:
             if params.nbytes > SCATTER_BYTES:
@@ -142,10 +157,10 @@ class DaskPartitions:
                 self.bytes_sent += params.nbytes * len(client.scheduler_info()["workers"])
             else:
                 weights = params
-                self.bytes_sent += params.nbytes * len(self.parts)
+                self.bytes_sent += params.nbytes * len(calls)
             futures = [
                 client.submit(fn, part, self.spec, weights, *args, pure=False)
-                for part in self.parts
+                for part, args in calls
             ]
             for future in futures:  # in partition order, one result in the driver at a time
                 yield future.result()
@@ -178,7 +193,7 @@ class DaskPartitions:
 
     def gauss_newton(self, network: Network, loss: Loss) -> tuple[float, np.ndarray, np.ndarray]:
         P = network.n_params
-        if P * P * 8 > self.max_gauss_newton_bytes:
+        if self.max_gauss_newton_bytes < P * P * 8:
             raise ValueError(
                 f"Levenberg-Marquardt needs J^T J of {P} x {P} float64 "
                 f"({P * P * 8 / 2**20:.0f} MiB) per partition, above the limit of "
@@ -205,6 +220,47 @@ class DaskPartitions:
 
     def accuracy_counter(self, output_activation: Activation) -> AccuracyCounter:
         return counter_for(output_activation, self.spec.sizes[-1], self._one_hot)
+
+
+class DaskStepPartitions(DaskPartitions):
+    """Synchronous data-parallel online and mini-batch training (a
+    :class:`~bprop.training.sources.StepSource`).
+
+    Each epoch draws one permutation of all rows, ``rng.permutation(n)`` (row p counted
+    across the partitions in order), exactly as in-memory training does, and cuts it into
+    batches of ``size`` rows. For each batch B every partition q holding some of its rows
+    computes (E, g, S, correct) over them; the driver adds them in partition order:
+    g_B = sum_q g_{B,q}. The batches are those of the in-memory run from the same seed;
+    only the order of the sum within a batch differs (to rounding). One scheduler round
+    trip per update: use large batches.
+    """
+
+    def __init__(self, *args: Any, **kwargs: Any) -> None:
+        super().__init__(*args, **kwargs)
+        sizes = [s.n_rows for s in self.summaries]
+        self.starts = np.concatenate([[0], np.cumsum(sizes)])
+
+    def steps(self, rng: np.random.Generator, shuffle: bool, size: int) -> Iterator[object]:
+        n = self.n_rows
+        order = rng.permutation(n) if shuffle else np.arange(n)
+        for start in range(0, n, size):
+            rows = order[start : start + size]
+            owner = np.searchsorted(self.starts, rows, side="right") - 1
+            yield [(int(q), rows[owner == q] - self.starts[q]) for q in np.unique(owner)]
+
+    def step_gradient(
+        self, network: Network, loss: Loss, handle: object, counter: AccuracyCounter | None
+    ) -> tuple[float, float, float]:
+        calls = [(self.parts[q], (rows, loss, counter)) for q, rows in handle]
+        E = weight = correct = 0.0
+        grad = network.grad
+        grad[...] = 0.0
+        for e, g, w, c in self._run(partition_rows_gradient, network, calls):
+            E += e
+            grad += g
+            weight += w
+            correct += c
+        return E, weight, correct
 
 
 class LocalPartitions(DaskPartitions):
@@ -268,6 +324,7 @@ class DaskData:
         *,
         client: Any = None,
         validation: DaskData | None = None,
+        minibatch: str = "parallel",
         max_gauss_newton_bytes: int = MAX_GAUSS_NEWTON_BYTES,
     ) -> None:
         import dask.array as da
@@ -290,6 +347,9 @@ class DaskData:
                     f"and {a.chunks[0]}); use {name}.rechunk((X.chunks[0],) + "
                     f"{name}.chunks[1:])"
                 )
+        if minibatch not in ("parallel", "stream"):
+            raise ValueError(f"minibatch must be 'parallel' or 'stream', got {minibatch!r}")
+        self.minibatch = minibatch
         self.X, self.y, self.sample_weight = X, y, sample_weight
         self.client = client
         self.validation = validation
@@ -327,9 +387,8 @@ class DaskData:
         except _connection_errors() as exc:
             raise ClusterError(f"the Dask cluster failed while loading the data ({exc})") from exc
         _refuse_bad(summaries)
-        return DaskPartitions(
-            client, parts, summaries, network, block_rows, self.max_gauss_newton_bytes
-        )
+        cls = DaskStepPartitions if self.minibatch == "parallel" else DaskPartitions
+        return cls(client, parts, summaries, network, block_rows, self.max_gauss_newton_bytes)
 
     def bind_validation(self, network: Network, block_rows: int) -> DaskPartitions | None:
         if self.validation is None:

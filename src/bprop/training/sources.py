@@ -46,6 +46,7 @@ __all__ = [
     "Chunk",
     "DataSource",
     "FullBatchSums",
+    "StepSource",
     "sum_evaluations",
     "sum_gradients",
 ]
@@ -112,6 +113,25 @@ class DataSource(Protocol):
     def accuracy_counter(self, output_activation: Activation) -> AccuracyCounter:
         """The accuracy counter for these targets (one-hot or not)."""
         ...
+
+
+@runtime_checkable
+class StepSource(Protocol):
+    """A source that forms each online or mini-batch step's gradient itself, where its rows
+    live (e.g. on the workers of a cluster), instead of handing the trainer chunks.
+
+    ``steps(rng, shuffle, size)`` yields one handle per update, in a seeded order of
+    batches of ``size`` rows; ``step_gradient(network, loss, handle, counter)`` leaves
+    g_B = sum_{p in B} s_p dE_p/dw in ``network.grad`` and returns
+    (sum_{p in B} s_p E_p, S_B, correct_B). The trainer then applies the rule as for any
+    block.
+    """
+
+    def steps(self, rng: np.random.Generator, shuffle: bool, size: int) -> Iterator[object]: ...
+
+    def step_gradient(
+        self, network: Network, loss: Loss, handle: object, counter: AccuracyCounter | None
+    ) -> tuple[float, float, float]: ...
 
 
 @runtime_checkable

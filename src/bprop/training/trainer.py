@@ -44,7 +44,7 @@ from bprop.training import fast
 from bprop.training.history import EpochRecord, History
 from bprop.training.metrics import AccuracyCounter
 from bprop.training.objective import FullBatchObjective
-from bprop.training.sources import ArrayData, BindableData, Chunk, DataSource
+from bprop.training.sources import ArrayData, BindableData, Chunk, DataSource, StepSource
 from bprop.training.stopping import (
     Stop,
     StoppingCriterion,
@@ -455,12 +455,24 @@ class Trainer:
         return self._run_blocks(data, size)
 
     def _run_blocks(self, data: DataSource, size: int) -> tuple[float, float]:
-        """An online or mini-batch epoch: the source's chunks, each cut into blocks."""
+        """An online or mini-batch epoch: the source's chunks, each cut into blocks (or,
+        for a :class:`StepSource`, the gradients it forms step by step)."""
+        if isinstance(data, StepSource):
+            return self._run_steps(data, size)
         E_sum = correct = 0.0
         for chunk in data.chunks(self.rng, self.shuffle):
             E, c = self._run_chunk(chunk, size)
             E_sum += E
             correct += c
+        return E_sum, correct
+
+    def _run_steps(self, data: StepSource, size: int) -> tuple[float, float]:
+        E_sum = correct = 0.0
+        for handle in data.steps(self.rng, self.shuffle, size):
+            E, weight_total, c = data.step_gradient(self.network, self.loss, handle, self._accuracy)
+            E_sum += E
+            correct += c
+            self._update(E, weight_total)
         return E_sum, correct
 
     def _run_chunk(self, chunk: Chunk, size: int) -> tuple[float, float]:
