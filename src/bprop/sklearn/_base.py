@@ -51,6 +51,7 @@ from bprop.sklearn._monitor import SklearnMonitor
 from bprop.sklearn._solvers import SGD_FAMILY, make_rule, solver_name
 from bprop.sklearn.estimator_file import save_estimator
 from bprop.training.stopping import Stop, StoppingCriterion, StopReason
+from bprop.training.threads import blas_limit, check_n_threads, choose_threads, step_rows
 from bprop.training.trainer import Trainer
 
 __all__ = ["BaseMLP"]
@@ -108,6 +109,7 @@ class BaseMLP(BaseEstimator):
         for callback in self.callbacks or ():
             if not callable(callback):
                 raise ValueError(f"callbacks must be callables, got {callback!r}")
+        check_n_threads(getattr(self, "n_threads", None))
 
     def _hidden_sizes(self) -> list[int]:
         h = self.hidden_layer_sizes
@@ -197,7 +199,18 @@ class BaseMLP(BaseEstimator):
         check_is_fitted(self)
         X = self._check_X(X, reset=False)
         self._sync_network()
-        return self.network_.predict(X)
+        with self._blas_threads(min(X.shape[0], 65536), backward=False):
+            return self.network_.predict(X)
+
+    def _blas_threads(self, rows: int, backward: bool, refresh: bool = False):
+        """The BLAS thread limit for steps of ``rows`` rows (see bprop.training.threads)."""
+        threads = choose_threads(
+            rows,
+            self.network_.sizes,
+            backward=backward,
+            n_threads=check_n_threads(getattr(self, "n_threads", None)),
+        )
+        return blas_limit(threads, refresh=refresh)
 
     # ------------------------------------------------------------------ fit
     def _fit(self, X, T, sample_weight, *, incremental: bool, stratify_ok: bool) -> BaseMLP:
@@ -255,8 +268,12 @@ class BaseMLP(BaseEstimator):
             X_val, T_val, _, sw_val = validation
             val_data = (X_val, T_val) if sw_val is None else (X_val, T_val, sw_val)
         self.n_iter_ = 0
+        rows = step_rows(trainer.mode, trainer.batch_size, trainer.block_size, X_tr.shape[0])
         try:
-            trainer.fit(X_tr, T_tr, sample_weight=sw_tr, validation_data=val_data, resume=resume)
+            with self._blas_threads(rows, backward=True, refresh=True):
+                trainer.fit(
+                    X_tr, T_tr, sample_weight=sw_tr, validation_data=val_data, resume=resume
+                )
         finally:
             trainer.callbacks = tuple(self.callbacks or ())
             self.history_ = trainer.history

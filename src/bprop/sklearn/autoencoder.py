@@ -68,6 +68,7 @@ class MLPAutoencoder(ClassNamePrefixFeaturesOutMixin, TransformerMixin, BaseMLP)
         solver_params=None,
         stopping=None,
         callbacks=None,
+        n_threads=None,
     ):
         self.hidden_layer_sizes = hidden_layer_sizes
         self.activation = activation
@@ -98,6 +99,7 @@ class MLPAutoencoder(ClassNamePrefixFeaturesOutMixin, TransformerMixin, BaseMLP)
         self.solver_params = solver_params
         self.stopping = stopping
         self.callbacks = callbacks
+        self.n_threads = n_threads
 
     # ------------------------------------------------------------------ parameters
     def _check_params(self) -> None:
@@ -161,10 +163,11 @@ class MLPAutoencoder(ClassNamePrefixFeaturesOutMixin, TransformerMixin, BaseMLP)
         net = self.network_
         self._sync_network()
         A = np.asarray(A, dtype=net.dtype)
-        for layer in range(start, stop):
-            Z = A @ net.weights[layer]
-            Z += net.biases[layer]
-            A = net.activations[layer](Z)
+        with self._blas_threads(A.shape[0], backward=False):
+            for layer in range(start, stop):
+                Z = A @ net.weights[layer]
+                Z += net.biases[layer]
+                A = net.activations[layer](Z)
         return A
 
     def transform(self, X):

@@ -78,6 +78,7 @@ class MLPClassifier(ClassifierMixin, BaseMLP):
         solver_params=None,
         stopping=None,
         callbacks=None,
+        n_threads=None,
     ):
         self.hidden_layer_sizes = hidden_layer_sizes
         self.activation = activation
@@ -107,6 +108,7 @@ class MLPClassifier(ClassifierMixin, BaseMLP):
         self.solver_params = solver_params
         self.stopping = stopping
         self.callbacks = callbacks
+        self.n_threads = n_threads
 
     # ------------------------------------------------------------------ fit
     def fit(self, X, y=None, sample_weight=None):

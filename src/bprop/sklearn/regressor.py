@@ -62,6 +62,7 @@ class MLPRegressor(RegressorMixin, BaseMLP):
         solver_params=None,
         stopping=None,
         callbacks=None,
+        n_threads=None,
     ):
         self.loss = loss
         self.hidden_layer_sizes = hidden_layer_sizes
@@ -91,6 +92,7 @@ class MLPRegressor(RegressorMixin, BaseMLP):
         self.solver_params = solver_params
         self.stopping = stopping
         self.callbacks = callbacks
+        self.n_threads = n_threads
 
     def _check_params(self) -> None:
         if self.loss != "squared_error":

@@ -1,0 +1,159 @@
+"""BLAS threads chosen from the shapes of the work.
+
+A product of an m x k matrix by a k x n matrix costs 2 m k n floating-point operations.
+One training step on a block of B rows of a network n_0-n_1-...-n_L computes, per layer l,
+the forward product o^{l-1} W^l, the backward product o^{l-1}^T delta^l and, for every
+layer but the first, delta^l W^l^T, so that it costs
+
+    F = 2 B [ sum_{l=1..L} 2 n_{l-1} n_l + sum_{l=2..L} n_{l-1} n_l ]   FLOPs
+
+(a prediction only the forward products: F = 2 B sum_l n_{l-1} n_l), while its
+elementwise work (activations, their derivatives, deltas, bias sums) touches about
+E = B sum_{l=1..L} n_l values. A second BLAS thread can only speed up the products; it
+costs a hand-off per call, and it stalls when another process has its core. So:
+
+    threads = 1                        if F < MIN_FLOPS or F / E < MIN_INTENSITY
+            = min(cores left, MAX)     otherwise
+
+where the crossovers MIN_FLOPS and MIN_INTENSITY come from a measurement on the
+benchmark machine (``bench/thread_crossover.py`` rewrites the block below), and the cores
+left are the fewest of: the CPUs this process may run on (its affinity), and the threads
+the BLAS libraries are already limited to (``OMP_NUM_THREADS``, an enclosing
+``threadpool_limits``, or the limit joblib sets inside its worker processes, which is
+cores // n_jobs). The automatic choice therefore never raises a limit the user or joblib
+set; an explicit ``n_threads`` does what it says.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import numbers
+import os
+from collections.abc import Iterator, Sequence
+
+__all__ = [
+    "MAX_THREADS",
+    "MIN_FLOPS",
+    "MIN_INTENSITY",
+    "available_cores",
+    "blas_limit",
+    "check_n_threads",
+    "choose_threads",
+    "step_flops",
+    "step_rows",
+]
+
+# --- measured: bench/thread_crossover.py rewrites the lines between these markers ---
+MIN_FLOPS = 5.0e7
+MIN_INTENSITY = 300.0
+MAX_THREADS = 2
+# --- end of measured constants ---
+
+
+def step_flops(rows: int, sizes: Sequence[int], backward: bool = True) -> tuple[float, float]:
+    """(F, E): FLOPs of the matrix products and elementwise values of one step (see above)."""
+    pairs = list(zip(sizes[:-1], sizes[1:], strict=False))
+    products = sum(a * b for a, b in pairs)
+    if backward:
+        products = 2 * products + sum(a * b for a, b in pairs[1:])
+    return 2.0 * rows * products, float(rows) * sum(sizes[1:])
+
+
+def step_rows(mode: str, batch_size: int, block_size: int, n_samples: int) -> int:
+    """Rows of one block of the Trainer: 1 online, the batch size, or a data block."""
+    if mode == "online":
+        return 1
+    if mode == "minibatch":
+        return min(batch_size, n_samples)
+    return min(block_size, n_samples)
+
+
+def check_n_threads(n_threads: object) -> int | None:
+    """None (automatic), a positive integer, or -1 (every core this process may use)."""
+    if n_threads is None:
+        return None
+    ok = isinstance(n_threads, numbers.Integral) and not isinstance(n_threads, bool)
+    if not ok or (n_threads < 1 and n_threads != -1):
+        raise ValueError(
+            f"n_threads must be None (automatic), a positive integer or -1 (all cores), "
+            f"got {n_threads!r}"
+        )
+    return affinity_cores() if n_threads == -1 else int(n_threads)
+
+
+def affinity_cores() -> int:
+    """CPUs this process may run on."""
+    try:
+        return len(os.sched_getaffinity(0))
+    except (AttributeError, OSError):  # not on Linux
+        return os.cpu_count() or 1
+
+
+def available_cores(current_limit: int | None = None) -> int:
+    """The cores left to this process: its affinity, capped by the BLAS limit in force."""
+    cores = affinity_cores()
+    if current_limit is None:
+        current_limit = _current_blas_threads()
+    if current_limit is not None and current_limit >= 1:
+        cores = min(cores, current_limit)
+    return max(cores, 1)
+
+
+def choose_threads(
+    rows: int,
+    sizes: Sequence[int],
+    *,
+    backward: bool = True,
+    cores: int | None = None,
+    n_threads: int | None = None,
+) -> int:
+    """BLAS threads for steps of ``rows`` rows through a network of ``sizes`` units.
+
+    ``n_threads`` (not None) is returned as it is; ``cores`` defaults to
+    :func:`available_cores`.
+    """
+    if n_threads is not None:
+        return int(n_threads)
+    flops, elements = step_flops(rows, sizes, backward)
+    if flops < MIN_FLOPS or flops < MIN_INTENSITY * elements:
+        return 1
+    if cores is None:
+        cores = available_cores()
+    return max(1, min(cores, MAX_THREADS))
+
+
+_controller = None
+
+
+def _get_controller(refresh: bool = False):
+    """threadpoolctl's view of the loaded BLAS libraries (0.4 ms to build: kept)."""
+    global _controller
+    if _controller is None or refresh:
+        from threadpoolctl import ThreadpoolController
+
+        _controller = ThreadpoolController()
+    return _controller
+
+
+def _blas_pools(refresh: bool = False) -> list:
+    return [lib for lib in _get_controller(refresh).lib_controllers if lib.user_api == "blas"]
+
+
+def _current_blas_threads() -> int | None:
+    pools = _blas_pools()
+    return max((lib.num_threads for lib in pools), default=None)
+
+
+@contextlib.contextmanager
+def blas_limit(threads: int, refresh: bool = False) -> Iterator[int]:
+    """Run the block with every loaded BLAS library limited to ``threads`` threads.
+
+    Nothing is changed where every library already runs that many. ``refresh`` looks
+    again for BLAS libraries loaded since the last call (a fit does; a predict need not).
+    """
+    pools = _blas_pools(refresh)
+    if all(lib.num_threads == threads for lib in pools):
+        yield threads
+        return
+    with _get_controller().limit(limits=threads, user_api="blas"):
+        yield threads

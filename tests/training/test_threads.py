@@ -1,0 +1,107 @@
+"""The BLAS thread policy: a pure function of shapes and cores, and its limit context."""
+
+from __future__ import annotations
+
+import math
+
+import numpy as np
+import pytest
+from threadpoolctl import threadpool_info, threadpool_limits
+
+from bprop.training import threads
+from bprop.training.threads import (
+    MAX_THREADS,
+    MIN_FLOPS,
+    MIN_INTENSITY,
+    available_cores,
+    blas_limit,
+    check_n_threads,
+    choose_threads,
+    step_flops,
+    step_rows,
+)
+
+
+def _blas_threads() -> list[int]:
+    return [p["num_threads"] for p in threadpool_info() if p["user_api"] == "blas"]
+
+
+def test_step_flops_counts_forward_backward_and_the_deltas_below():
+    # 30-1024-1 on 1000 rows: forward 30*1024 + 1024*1, backward the same, D W^T 1024*1.
+    F, E = step_flops(1000, (30, 1024, 1))
+    assert F == 2 * 1000 * (2 * (30 * 1024 + 1024) + 1024)
+    assert E == 1000 * (1024 + 1)
+    F, E = step_flops(256, (784, 512, 256, 10), backward=False)
+    assert F == 2 * 256 * (784 * 512 + 512 * 256 + 256 * 10)
+    assert E == 256 * (512 + 256 + 10)
+
+
+def test_step_rows_per_mode():
+    assert step_rows("online", 32, 2048, 500) == 1
+    assert step_rows("minibatch", 32, 2048, 500) == 32
+    assert step_rows("minibatch", 1000, 2048, 500) == 500
+    assert step_rows("batch", 32, 2048, 100_000) == 2048
+    assert step_rows("batch", 32, 2048, 100) == 100
+
+
+def _wide_sizes(intensity_factor: float) -> tuple[int, int, int]:
+    """A one-hidden-layer network whose step has intensity_factor x MIN_INTENSITY."""
+    # F/E for (h, h, 1) is about 2 (2 h^2 + 3 h) / (h + 1) ~ 4 h: pick h from the target.
+    h = max(2, int(math.ceil(intensity_factor * MIN_INTENSITY / 4)))
+    return (h, h, 1)
+
+
+def test_small_work_gets_one_thread():
+    sizes = _wide_sizes(4.0)
+    F, _ = step_flops(1, sizes)
+    rows = max(1, int(0.5 * MIN_FLOPS / F))  # half the crossover
+    assert step_flops(rows, sizes)[0] < MIN_FLOPS
+    assert choose_threads(rows, sizes, cores=8) == 1
+
+
+def test_large_intense_work_gets_the_cores_left_up_to_the_maximum():
+    sizes = _wide_sizes(4.0)
+    F, E = step_flops(1, sizes)
+    assert F / E >= MIN_INTENSITY
+    rows = int(2 * MIN_FLOPS / F) + 1
+    assert choose_threads(rows, sizes, cores=8) == MAX_THREADS
+    assert choose_threads(rows, sizes, cores=1) == 1
+    assert choose_threads(rows, sizes, cores=2) == min(2, MAX_THREADS)
+
+
+def test_many_rows_of_elementwise_work_get_one_thread():
+    sizes = _wide_sizes(0.25)  # intensity a quarter of the crossover
+    F, E = step_flops(1, sizes)
+    assert F / E < MIN_INTENSITY
+    rows = int(100 * MIN_FLOPS / F) + 1  # plenty of FLOPs, but the products are thin
+    assert choose_threads(rows, sizes, cores=8) == 1
+
+
+def test_explicit_n_threads_overrides_the_policy():
+    assert choose_threads(1, (2, 2, 1), cores=1, n_threads=3) == 3
+    assert check_n_threads(None) is None
+    assert check_n_threads(2) == 2
+    assert check_n_threads(-1) == threads.affinity_cores()
+
+
+@pytest.mark.parametrize("bad", [0, -2, 1.5, "2", True])
+def test_bad_n_threads_is_a_clear_error(bad):
+    with pytest.raises(ValueError, match="n_threads"):
+        check_n_threads(bad)
+
+
+def test_available_cores_never_exceeds_the_limit_in_force():
+    assert available_cores(current_limit=1) == 1
+    assert available_cores(current_limit=10_000) == threads.affinity_cores()
+    with threadpool_limits(1, user_api="blas"):
+        assert available_cores() == 1
+
+
+def test_blas_limit_sets_and_restores():
+    before = _blas_threads()
+    with blas_limit(1, refresh=True):
+        assert set(_blas_threads()) == {1}
+        np.ones((4, 4)) @ np.ones((4, 4))
+    assert _blas_threads() == before
+    with threadpool_limits(1, user_api="blas"), blas_limit(2):
+        assert set(_blas_threads()) == {2}
