@@ -1,17 +1,25 @@
-"""bprop against PyTorch and scikit-learn: training samples per second, in one run.
+"""bprop against PyTorch, scikit-learn, Spark and the machine's limits, in one run.
 
 Usage (``make bench`` runs the first form and rewrites the results in docs/performance.md):
 
-    python bench/run.py                     # everything, a few minutes on 2 cores
-    python bench/run.py --quick --no-docs   # smaller data, nothing written
+    python bench/run.py                       # everything, about 10 minutes on 2 cores
+    python bench/run.py --quick --no-docs     # smaller data, nothing written
     python bench/run.py --only online,minibatch --repeats 2
+    python bench/run.py --parts peak,fullgrad,spark   # some parts alone (see --help)
 
-Per workload (see bench/workloads.py) it prints samples per second of bprop, PyTorch
-(CPU, its default threads) and scikit-learn's MLP, the GEMM limit (the samples per
-second if an update cost only its matrix products, timed here), and the ratios. Then the
-peak memory of training on 1,000,000 x 100 float32 data (bench/memory.py), the compiled
-kernel's first-call cost, and the demo's digits model against scikit-learn's default
-MLPClassifier. Every timing is the best of ``--repeats`` runs after a warm-up run.
+Parts (``--parts``, default all): ``peak`` (the FLOP peak of a large GEMM per dtype),
+``workloads`` (bench/workloads.py: samples per second of bprop, PyTorch and
+scikit-learn, the GEMM limit at the real shapes, the fraction of the FLOP peak),
+``fullgrad`` (bench/fullgrad.py, one thread and default threads), ``spark`` (the same
+data in Spark MLlib, skipped with a note without pyspark or Java), ``threads``
+(bench/threads_bench.py, default environment against OMP_NUM_THREADS=1), ``first_call``,
+``memory``, ``digits``. Results of parts not run are kept from bench/results.json, so a
+part can be rerun alone and the docs still show everything. Every timing is the best of
+``--repeats`` runs after a warm-up run of every library.
+
+The measured processes run without OPENBLAS_CORETYPE and OPENBLAS_L2_SIZE (variables
+that make NumPy's OpenBLAS use an older core's kernel): if they are set, this script
+starts itself again without them, and every process it starts inherits that.
 """
 
 from __future__ import annotations
@@ -35,6 +43,18 @@ def _threads_from_argv(argv: list[str]) -> str:
     return "1"
 
 
+HERE = Path(__file__).resolve().parent
+ROOT = HERE.parent
+sys.path.insert(0, str(HERE))
+
+from hardware import FORCING_VARIABLES, clean_env  # noqa: E402 - imports no BLAS
+
+# The CPU's own kernel: OpenBLAS reads OPENBLAS_CORETYPE when it loads, so restart without.
+if any(v in os.environ for v in FORCING_VARIABLES) and __name__ == "__main__":
+    removed = ", ".join(f"{v}={os.environ[v]}" for v in FORCING_VARIABLES if v in os.environ)
+    env = dict(clean_env(), BPROP_BENCH_REMOVED_ENV=removed)
+    os.execve(sys.executable, [sys.executable, *sys.argv], env)
+
 # Thread pools read these when the libraries load: set them before NumPy is imported, for
 # every library alike (NumPy's and SciPy's OpenBLAS, which numba's np.dot calls; PyTorch).
 THREADS = _threads_from_argv(sys.argv[1:])
@@ -42,11 +62,8 @@ for _var in ("OMP_NUM_THREADS", "OPENBLAS_NUM_THREADS", "MKL_NUM_THREADS"):
     os.environ[_var] = THREADS
 
 import numpy as np  # noqa: E402
-
-HERE = Path(__file__).resolve().parent
-ROOT = HERE.parent
-sys.path.insert(0, str(HERE))
-
+from hardware import blas_report, flop_peak, peak_fraction, torch_build  # noqa: E402
+from report import render, write_docs  # noqa: E402
 from workloads import (  # noqa: E402
     WORKLOADS,
     Workload,
@@ -58,15 +75,8 @@ from workloads import (  # noqa: E402
     train_torch,
 )
 
-TARGETS = {
-    "online": {"torch": 25.0, "sklearn": 8.0},
-    "minibatch": {"torch": 8.0, "sklearn": 2.5, "gemm": 0.6},
-    "wide": {"torch": 1.3, "gemm": 0.8},
-    "fullbatch": {"gemm": 0.8, "torch": 1.0},
-}
 
-
-def machine() -> dict:
+def machine(use_torch: bool) -> dict:
     info = {
         "python": platform.python_version(),
         "platform": platform.platform(),
@@ -99,6 +109,10 @@ def machine() -> dict:
         info["torch_threads"] = torch.get_num_threads()
     except ImportError:
         info["torch"] = "not installed"
+    info["removed_env"] = os.environ.get("BPROP_BENCH_REMOVED_ENV", "")
+    info["blas"] = blas_report(use_torch)
+    if use_torch:
+        info["torch_build"] = torch_build()
     try:
         cfg = np.show_config(mode="dicts")
         blas = cfg["Build Dependencies"]["blas"]
@@ -159,37 +173,93 @@ def run_workload(w: Workload, repeats: int, use_torch: bool) -> dict:
     return row
 
 
+FIRST_CALL = (
+    "import time, sys\n"
+    "t0 = time.perf_counter()\n"
+    "import numpy as np\n"
+    "from bprop import Network, Trainer\n"
+    "t_import = time.perf_counter() - t0\n"
+    "X = np.random.default_rng(0).standard_normal((200, 8)); y = np.arange(200) % 3\n"
+    "def fit():\n"
+    "    t = Trainer(Network([8, 16, 3], 'tanh', 'softmax', seed=0), rule='momentum',\n"
+    "                mode='online', max_epochs=1, seed=0, progress=False)\n"
+    "    s = time.perf_counter(); t.fit(X, y); return time.perf_counter() - s\n"
+    "first = fit(); second = fit()\n"
+    "print(t_import, first, second)\n"
+)
+
+
 def first_call_cost() -> dict:
-    """Seconds of the first online fit in a new process: compiling, then from the cache."""
+    """Import and first online fit in a new process: numba cache empty, then filled."""
     import tempfile
 
-    code = (
-        "import time, numpy as np\n"
-        "t0 = time.perf_counter()\n"
-        "from bprop import Network, Trainer\n"
-        "X = np.random.default_rng(0).standard_normal((200, 8)); y = np.arange(200) % 3\n"
-        "def fit():\n"
-        "    t = Trainer(Network([8, 16, 3], 'tanh', 'softmax', seed=0), rule='momentum',\n"
-        "                mode='online', max_epochs=1, seed=0, progress=False)\n"
-        "    s = time.perf_counter(); t.fit(X, y); return time.perf_counter() - s\n"
-        "first = fit(); second = fit()\n"
-        "print(first, second)\n"
-    )
+    def run(env: dict) -> dict:
+        res = subprocess.run(
+            [sys.executable, "-c", FIRST_CALL], env=env, capture_output=True, text=True, check=True
+        )
+        t_import, first, second = map(float, res.stdout.split())
+        return {"import": t_import, "first_fit": first, "second_fit": second}
+
     out = {}
     with tempfile.TemporaryDirectory() as cache:
         env = dict(os.environ, NUMBA_CACHE_DIR=cache)
-        for label in ("compile", "cached"):
-            res = subprocess.run(
-                [sys.executable, "-c", code], env=env, capture_output=True, text=True, check=True
-            )
-            first, second = map(float, res.stdout.split())
-            out[label] = first
-            out["warm"] = second
-    env = dict(os.environ, BPROP_FAST="0")
-    res = subprocess.run(
-        [sys.executable, "-c", code], env=env, capture_output=True, text=True, check=True
-    )
-    out["numpy_path"] = float(res.stdout.split()[0])
+        out["cold"] = run(env)
+        out["warm"] = run(env)
+    out["numpy_path"] = run(dict(os.environ, BPROP_FAST="0"))
+    return out
+
+
+def _json_of(cmd: list[str], env: dict, timeout: float = 1800) -> dict:
+    """The last stdout line of a benchmark script, as JSON (its stderr on failure)."""
+    res = subprocess.run(cmd, env=env, capture_output=True, text=True, timeout=timeout)
+    if res.returncode != 0:
+        raise RuntimeError(f"{' '.join(cmd)} failed:\n{res.stderr[-3000:]}")
+    return json.loads(res.stdout.strip().splitlines()[-1])
+
+
+def fullgrad(iterations: int, repeats: int) -> dict:
+    """bench/fullgrad.py with one BLAS thread and with the libraries' default threads."""
+    cmd = [sys.executable, str(HERE / "fullgrad.py"), "--iterations", str(iterations)]
+    cmd += ["--repeats", str(repeats)]
+    return {
+        "one_thread": _json_of(cmd, clean_env(threads="1")),
+        "default": _json_of(cmd, clean_env(threads="")),
+    }
+
+
+def spark(iterations: int) -> dict:
+    """bench/fullgrad.py --spark in local[2], or why it was skipped."""
+    import importlib.util
+    import shutil
+
+    if importlib.util.find_spec("pyspark") is None:
+        return {"skipped": "pyspark is not installed (pip install pyspark, benchmark only)"}
+    if shutil.which("java") is None and not os.environ.get("JAVA_HOME"):
+        return {"skipped": "no Java (Spark needs Java 17)"}
+    env = dict(clean_env(threads=""), SPARK_LOCAL_IP="127.0.0.1")
+    cmd = [sys.executable, str(HERE / "fullgrad.py"), "--spark", "--iterations", str(iterations)]
+    try:
+        return _json_of(cmd, env)
+    except RuntimeError as exc:
+        return {"skipped": f"Spark failed: {str(exc).splitlines()[-1]}"}
+
+
+def threads_parts(repeats: int) -> dict:
+    """bench/threads_bench.py, each part in the default environment and with one thread."""
+    out = {}
+    for part in ("cv1024", "small", "wide"):
+        cmd = [sys.executable, str(HERE / "threads_bench.py"), part, "--repeats", str(repeats)]
+        out[part] = {}
+        for _ in range(2):  # alternate, so that a burst of load hits both
+            for label, threads in (("default", ""), ("one_thread", "1")):
+                got = _json_of(cmd, clean_env(threads=threads))
+                old = out[part].get(label)
+                out[part][label] = (
+                    got
+                    if old is None
+                    else {k: min(v, old[k]) if isinstance(v, float) else v for k, v in got.items()}
+                )
+        print(f"threads {part}:", json.dumps(out[part]), flush=True)
     return out
 
 
@@ -224,111 +294,16 @@ def digits() -> dict:
     return json.loads(res.stdout.strip().splitlines()[-1])
 
 
-def fmt_rate(v: float | None) -> str:
-    return "-" if v is None else f"{v:,.0f}"
-
-
-def fmt_ratio(v: float | None) -> str:
-    return "-" if v is None else f"{v:.2f}x"
-
-
-def table(rows: list[dict]) -> str:
-    head = (
-        "| workload | network | batch | dtype | bprop (estimator) | bprop (Trainer) | PyTorch "
-        "| scikit-learn | GEMM limit | bprop/PyTorch | bprop/sklearn | bprop/GEMM |"
-    )
-    lines = [head, "|" + "---|" * 12]
-    for r in rows:
-        sk = fmt_rate(r["sklearn"]) + (" (L-BFGS)" if r["sklearn_solver"] == "lbfgs" else "")
-        lines.append(
-            f"| {r['workload']} | {r['sizes']} | {r['batch']:,} | {r['dtype']} "
-            f"| {fmt_rate(r['bprop'])} | {fmt_rate(r.get('bprop_trainer'))} "
-            f"| {fmt_rate(r['torch'])} | {sk} | {fmt_rate(r['gemm'])} "
-            f"| {fmt_ratio(r['vs_torch'])} | {fmt_ratio(r['vs_sklearn'])} "
-            f"| {r['vs_gemm']:.2f} |"
-        )
-    return "\n".join(lines)
-
-
-def targets(rows: list[dict], mem: dict | None, dig: dict | None) -> str:
-    lines = ["| target | measured | met |", "|---|---|---|"]
-    names = {"torch": "PyTorch", "sklearn": "scikit-learn", "gemm": "GEMM limit"}
-    for r in rows:
-        for other, goal in TARGETS.get(r["workload"], {}).items():
-            got = r.get(f"vs_{other}")
-            if got is None:
-                continue
-            ok = got > goal if (other == "torch" and goal == 1.0) else got >= goal
-            lines.append(
-                f"| {r['workload']}: >= {goal:g}x {names[other]} | {got:.2f}x "
-                f"| {'yes' if ok else '**no**'} |"
-            )
-    if mem:
-        ratio = mem["peak_rss_mb"] / mem["data_mb"]
-        lines.append(
-            f"| memory: peak RSS < 1.5x data | {ratio:.2f}x "
-            f"| {'yes' if ratio < 1.5 else '**no**'} |"
-        )
-    if dig:
-        ok = dig["bprop_accuracy"] >= dig["sklearn_accuracy"] and (
-            dig["bprop_seconds"] < dig["sklearn_seconds"]
-        )
-        lines.append(
-            f"| demo digits: accuracy >= scikit-learn's default MLP, in less time "
-            f"| {dig['bprop_accuracy']:.4f} in {dig['bprop_seconds']:.2f} s vs "
-            f"{dig['sklearn_accuracy']:.4f} in {dig['sklearn_seconds']:.2f} s "
-            f"| {'yes' if ok else '**no**'} |"
-        )
-    return "\n".join(lines)
-
-
-def plot(rows: list[dict], path: Path) -> None:
-    import matplotlib
-
-    matplotlib.use("Agg")
-    import matplotlib.pyplot as plt
-
-    labels = [r["workload"] for r in rows]
-    series = [
-        ("bprop", "bprop"),
-        ("torch", "PyTorch"),
-        ("sklearn", "scikit-learn"),
-        ("gemm", "GEMM limit"),
-    ]
-    x = np.arange(len(rows))
-    fig, ax = plt.subplots(figsize=(8, 4.2))
-    width = 0.2
-    for i, (key, name) in enumerate(series):
-        vals = [r[key] or 0 for r in rows]
-        ax.bar(x + (i - 1.5) * width, vals, width, label=name)
-    ax.set_yscale("log")
-    ax.set_xticks(x, labels)
-    ax.set_ylabel("training samples / second (log)")
-    ax.set_title("bprop vs PyTorch vs scikit-learn (higher is better)")
-    ax.legend(fontsize=8)
-    ax.grid(axis="y", which="both", alpha=0.3)
-    fig.tight_layout()
-    fig.savefig(path, dpi=110)
-    plt.close(fig)
-
-
-def write_docs(report: str, rows: list[dict]) -> None:
-    doc = ROOT / "docs" / "performance.md"
-    plot(rows, ROOT / "docs" / "performance.png")
-    begin, end = "<!-- results:begin -->", "<!-- results:end -->"
-    text = doc.read_text() if doc.exists() else f"# Performance\n\n{begin}\n{end}\n"
-    if begin not in text:
-        text += f"\n{begin}\n{end}\n"
-    head, rest = text.split(begin, 1)
-    tail = rest.split(end, 1)[1]
-    doc.write_text(f"{head}{begin}\n{report}\n{end}{tail}")
+PARTS = ("peak", "workloads", "fullgrad", "spark", "threads", "first_call", "memory", "digits")
 
 
 def main(argv: list[str] | None = None) -> None:
     ap = argparse.ArgumentParser(description=__doc__.split("\n")[0])
     ap.add_argument("--quick", action="store_true", help="a fifth of the data, for development")
     ap.add_argument("--only", default="", help="comma-separated workloads (default: all)")
+    ap.add_argument("--parts", default=",".join(PARTS), help="comma-separated parts to run")
     ap.add_argument("--repeats", type=int, default=7)
+    ap.add_argument("--iterations", type=int, default=20, help="L-BFGS iterations of fullgrad")
     ap.add_argument("--no-docs", action="store_true", help="do not rewrite docs/performance.md")
     ap.add_argument("--no-torch", action="store_true")
     ap.add_argument(
@@ -338,6 +313,12 @@ def main(argv: list[str] | None = None) -> None:
     )
     ap.add_argument("--skip-extras", action="store_true", help="no memory/digits/first-call")
     args = ap.parse_args(argv)
+    parts = [p for p in args.parts.split(",") if p]
+    for p in parts:
+        if p not in PARTS:
+            ap.error(f"unknown part {p!r}; expected some of: {', '.join(PARTS)}")
+    if args.skip_extras:
+        parts = [p for p in parts if p not in ("first_call", "memory", "digits")]
     use_torch = not args.no_torch
     if use_torch:
         try:
@@ -347,98 +328,53 @@ def main(argv: list[str] | None = None) -> None:
         except ImportError:
             print("PyTorch is not installed: pip install torch==2.13.0 (or --no-torch)")
             sys.exit(2)
-    names = [s for s in args.only.split(",") if s] or list(WORKLOADS)
+    out = HERE / "results.json"
+    res: dict = json.loads(out.read_text()) if out.exists() else {}
     started = time.perf_counter()
-    info = machine()
-    print("machine:", json.dumps(info))
-    rows = []
-    for name in names:
-        w = WORKLOADS[name]
-        if args.quick:
-            w = w.scaled(0.2)
-        row = run_workload(w, args.repeats, use_torch)
-        rows.append(row)
-        print(json.dumps(row), flush=True)
-    extras = {}
-    if not args.skip_extras:
-        extras["first_call"] = first_call_cost()
-        print("first call:", json.dumps(extras["first_call"]), flush=True)
-        extras["memory"] = memory()
-        print("memory:", json.dumps(extras["memory"]), flush=True)
-        extras["digits"] = digits()
-        print("digits:", json.dumps(extras["digits"]), flush=True)
+    res["machine"] = machine(use_torch)
+    print("machine:", json.dumps(res["machine"]))
+    if "peak" in parts:
+        res["peak"] = flop_peak(use_torch=use_torch)
+        print("peak:", json.dumps(res["peak"]), flush=True)
+    if "workloads" in parts:
+        names = [s for s in args.only.split(",") if s] or list(WORKLOADS)
+        rows = {r["workload"]: r for r in res.get("rows", [])}
+        for name in names:
+            w = WORKLOADS[name]
+            if args.quick:
+                w = w.scaled(0.2)
+            rows[name] = run_workload(w, args.repeats, use_torch)
+            print(json.dumps(rows[name]), flush=True)
+        res["rows"] = [rows[n] for n in WORKLOADS if n in rows]
+    for row in res.get("rows", []):  # against the peak of this run (or the last one)
+        sizes = tuple(map(int, row["sizes"].split("-")))
+        peak = res.get("peak", {})
+        row["vs_peak"] = peak_fraction(row["bprop"], sizes, row["dtype"], peak)
+        row["torch_vs_peak"] = peak_fraction(row.get("torch"), sizes, row["dtype"], peak)
+        if row["vs_peak"]:
+            row["peak_rate"] = row["bprop"] / row["vs_peak"]
+    repeats = max(1, min(args.repeats, 3))
+    steps = {
+        "fullgrad": lambda: fullgrad(args.iterations, repeats),
+        "spark": lambda: spark(args.iterations),
+        "threads": lambda: threads_parts(repeats),
+        "first_call": first_call_cost,
+        "memory": memory,
+        "digits": digits,
+    }
+    for name, fn in steps.items():
+        if name in parts:
+            res[name] = fn()
+            print(f"{name}:", json.dumps(res[name]), flush=True)
     elapsed = time.perf_counter() - started
     command = "python bench/run.py " + " ".join(argv if argv is not None else sys.argv[1:])
-    report = render(info, rows, extras, command.strip(), elapsed)
+    report = render(res, command.strip(), elapsed)
     print()
     print(report)
-    out = HERE / "results.json"
-    out.write_text(json.dumps({"machine": info, "rows": rows, **extras}, indent=1) + "\n")
+    out.write_text(json.dumps(res, indent=1) + "\n")
     if not args.no_docs:
-        write_docs(report, rows)
+        write_docs(ROOT, report, res.get("rows", []))
         print(f"\nwrote docs/performance.md and docs/performance.png ({elapsed:.0f} s)")
-
-
-def render(info: dict, rows: list[dict], extras: dict, command: str, elapsed: float) -> str:
-    when = time.strftime("%Y-%m-%d %H:%M UTC", time.gmtime())
-    parts = [
-        f"Produced by `{command}` (`make bench`) on {when}, in {elapsed:.0f} s.",
-        "",
-        f"Machine: {info.get('cpu', '?')}, {info['cpus']} cores, shared with other jobs "
-        "while it ran (numbers are noisy, take ratios as +-20%); "
-        f"Python {info['python']}, NumPy {info['numpy']} ({info.get('numpy_blas', '?')}), "
-        f"numba {info['numba']}, scikit-learn {info['scikit-learn']}, "
-        f"PyTorch {info['torch']} CPU. Every library ran with {info['threads']} thread(s) "
-        "(OMP/OPENBLAS/MKL_NUM_THREADS, torch.set_num_threads).",
-        "",
-        "Training samples per second (epochs x samples / seconds of the fit call; best of "
-        "the repeats, after a warm-up):",
-        "",
-        table(rows),
-        "",
-    ]
-    if extras:
-        parts += [
-            "Targets of issue 6:",
-            "",
-            targets(rows, extras.get("memory"), extras.get("digits")),
-            "",
-        ]
-    fc = extras.get("first_call")
-    if fc:
-        parts += [
-            f"First online fit in a new process: {fc['compile']:.2f} s when numba compiles "
-            f"the kernel (empty cache), {fc['cached']:.2f} s with the on-disk cache "
-            f"(importing numba and loading the machine code), {fc['warm'] * 1e3:.1f} ms "
-            f"once loaded; the NumPy path's first fit: {fc['numpy_path'] * 1e3:.1f} ms.",
-            "",
-        ]
-    mem = extras.get("memory")
-    if mem:
-        runs = "; ".join(
-            f"{r['mode']}: peak {r['peak_rss_mb']:.0f} MB = "
-            f"{r['peak_rss_mb'] / r['data_mb']:.2f}x the data"
-            for r in mem["runs"]
-        )
-        parts += [
-            f"Memory: training a 100-64-1 network for one epoch on 1,000,000 x 100 float32 "
-            f"({mem['data_mb']:.0f} MB of X and y), peak resident memory of the whole "
-            f"process, each mode in a process of its own: {runs} (minibatch: 64 rows, "
-            f"momentum, compiled kernel; batch: iRprop-, NumPy in blocks). Before the data "
-            f"existed the process held {mem['baseline_mb']:.0f} MB (Python, NumPy, SciPy, "
-            "scikit-learn); importing numba and loading the compiled kernel adds about "
-            "100 MB more.",
-            "",
-        ]
-    dig = extras.get("digits")
-    if dig:
-        parts += [
-            f"Demo digits model (`bprop demo`): test accuracy {dig['bprop_accuracy']:.4f} in "
-            f"{dig['bprop_seconds']:.2f} s of training; scikit-learn's default MLPClassifier "
-            f"on the same split and standardised inputs: {dig['sklearn_accuracy']:.4f} in "
-            f"{dig['sklearn_seconds']:.2f} s.",
-        ]
-    return "\n".join(parts)
 
 
 if __name__ == "__main__":

@@ -10,7 +10,6 @@ from threadpoolctl import threadpool_info, threadpool_limits
 
 from bprop.training import threads
 from bprop.training.threads import (
-    MAX_THREADS,
     MIN_FLOPS,
     MIN_INTENSITY,
     available_cores,
@@ -59,14 +58,14 @@ def test_small_work_gets_one_thread():
     assert choose_threads(rows, sizes, cores=8) == 1
 
 
-def test_large_intense_work_gets_the_cores_left_up_to_the_maximum():
+def test_large_intense_work_gets_the_cores_left():
     sizes = _wide_sizes(4.0)
     F, E = step_flops(1, sizes)
     assert F / E >= MIN_INTENSITY
     rows = int(2 * MIN_FLOPS / F) + 1
-    assert choose_threads(rows, sizes, cores=8) == MAX_THREADS
+    assert choose_threads(rows, sizes, cores=8) == 8
+    assert choose_threads(rows, sizes, cores=2) == 2
     assert choose_threads(rows, sizes, cores=1) == 1
-    assert choose_threads(rows, sizes, cores=2) == min(2, MAX_THREADS)
 
 
 def test_many_rows_of_elementwise_work_get_one_thread():

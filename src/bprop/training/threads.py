@@ -13,7 +13,7 @@ E = B sum_{l=1..L} n_l values. A second BLAS thread can only speed up the produc
 costs a hand-off per call, and it stalls when another process has its core. So:
 
     threads = 1                        if F < MIN_FLOPS or F / E < MIN_INTENSITY
-            = min(cores left, MAX)     otherwise
+            = the cores left           otherwise
 
 where the crossovers MIN_FLOPS and MIN_INTENSITY come from a measurement on the
 benchmark machine (``bench/thread_crossover.py`` rewrites the block below), and the cores
@@ -21,7 +21,8 @@ left are the fewest of: the CPUs this process may run on (its affinity), and the
 the BLAS libraries are already limited to (``OMP_NUM_THREADS``, an enclosing
 ``threadpool_limits``, or the limit joblib sets inside its worker processes, which is
 cores // n_jobs). The automatic choice therefore never raises a limit the user or joblib
-set; an explicit ``n_threads`` does what it says.
+set; an explicit ``n_threads`` does what it says. Above the crossover the BLAS library
+gets every core left and splits each product by its own rules.
 """
 
 from __future__ import annotations
@@ -32,7 +33,6 @@ import os
 from collections.abc import Iterator, Sequence
 
 __all__ = [
-    "MAX_THREADS",
     "MIN_FLOPS",
     "MIN_INTENSITY",
     "available_cores",
@@ -46,7 +46,6 @@ __all__ = [
 # --- measured: bench/thread_crossover.py rewrites the lines between these markers ---
 MIN_FLOPS = 5.0e7
 MIN_INTENSITY = 300.0
-MAX_THREADS = 2
 # --- end of measured constants ---
 
 
@@ -119,7 +118,7 @@ def choose_threads(
         return 1
     if cores is None:
         cores = available_cores()
-    return max(1, min(cores, MAX_THREADS))
+    return max(1, cores)
 
 
 _controller = None

@@ -1,0 +1,151 @@
+"""1,000,000 rows x 20-16-3 (logistic hidden, softmax output, float64): the full-batch gradient.
+
+    python bench/fullgrad.py [--iterations 20] [--repeats 3]    # bprop, prints one JSON line
+    python bench/fullgrad.py --spark [--iterations 20]          # Spark MLlib, one JSON line
+
+bprop: one full-batch gradient through ``Network.gradient`` on all the rows (forward, loss,
+backward; sum of the categorical cross-entropy), the GEMMs of that gradient alone at the
+same shapes (``workloads.gemm_seconds``), and L-BFGS through ``MLPClassifier(solver=
+'lbfgs')`` for ``--iterations`` iterations: seconds per iteration, final loss (mean
+cross-entropy) and training accuracy. Spark (benchmark only: ``pip install pyspark``, Java
+17): ``MultilayerPerceptronClassifier`` (sigmoid hidden units, softmax output, L-BFGS) in
+``local[2]`` on the same data, the same iterations; the fit alone is timed, after a
+two-iteration warm-up fit. The thread count comes from the environment (bench/run.py runs
+this with one thread and with the libraries' defaults).
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import os
+import sys
+import tempfile
+import time
+import warnings
+from pathlib import Path
+
+import numpy as np
+
+HERE = Path(__file__).resolve().parent
+sys.path.insert(0, str(HERE))
+
+from workloads import Workload, gemm_seconds, make_data  # noqa: E402
+
+WORKLOAD = Workload(
+    "fullgrad", (20, 16, 3), "logistic", "classify", 0, 1_000_000, np.float64, "lbfgs", 1
+)
+
+
+def bprop_part(iterations: int, repeats: int) -> dict:
+    from bprop import MLPClassifier, Network
+    from bprop.core.losses import get_loss
+
+    X, y = make_data(WORKLOAD)
+    T = np.eye(3)[y]
+    net = Network(WORKLOAD.sizes, "logistic", "softmax", seed=0)
+    loss = get_loss("categorical_cross_entropy")
+    net.gradient(X[:1000], T[:1000], loss)  # warm-up
+    best = np.inf
+    for _ in range(repeats):
+        start = time.perf_counter()
+        net.gradient(X, T, loss)
+        best = min(best, time.perf_counter() - start)
+    gemm = gemm_seconds(WORKLOAD, repeats)
+    clf = MLPClassifier(
+        hidden_layer_sizes=(16,),
+        activation="logistic",
+        solver="lbfgs",
+        alpha=0.0,
+        max_iter=iterations,
+        max_fun=100 * iterations,
+        tol=0.0,
+        random_state=0,
+    )
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore")  # ConvergenceWarning: max_iter is the point here
+        MLPClassifier(**{**clf.get_params(), "max_iter": 2}).fit(X[:5000], y[:5000])  # warm-up
+        start = time.perf_counter()
+        clf.fit(X, y)
+        seconds = time.perf_counter() - start
+    return {
+        "gradient_seconds": best,
+        "gemm_seconds": gemm,
+        "gradient_vs_gemm": best / gemm,
+        "lbfgs_iterations": int(clf.n_iter_),
+        "lbfgs_seconds": seconds,
+        "lbfgs_seconds_per_iteration": seconds / max(clf.n_iter_, 1),
+        "loss": float(clf.loss_),
+        "accuracy": float(clf.score(X, y)),
+    }
+
+
+def spark_part(iterations: int) -> dict:
+    import pandas as pd
+    from pyspark.ml.classification import MultilayerPerceptronClassifier
+    from pyspark.ml.feature import VectorAssembler
+    from pyspark.sql import SparkSession
+
+    X, y = make_data(WORKLOAD)
+    cols = [f"x{i}" for i in range(X.shape[1])]
+    spark = (
+        SparkSession.builder.master("local[2]")
+        .appName("bprop-bench")
+        .config("spark.driver.memory", "6g")
+        .config("spark.ui.enabled", "false")
+        .config("spark.sql.shuffle.partitions", "2")
+        .getOrCreate()
+    )
+    spark.sparkContext.setLogLevel("ERROR")
+    try:
+        with tempfile.TemporaryDirectory() as tmp:
+            path = os.path.join(tmp, "data.parquet")
+            frame = pd.DataFrame(X, columns=cols)
+            frame["label"] = y.astype(np.float64)
+            frame.to_parquet(path, index=False)
+            df = VectorAssembler(inputCols=cols, outputCol="features").transform(
+                spark.read.parquet(path)
+            )
+            df = df.select("features", "label").repartition(2).cache()
+            df.count()
+
+            def make(n_iter: int) -> MultilayerPerceptronClassifier:
+                return MultilayerPerceptronClassifier(
+                    layers=[20, 16, 3], maxIter=n_iter, tol=0.0, seed=0, solver="l-bfgs"
+                )
+
+            make(2).fit(df)  # warm-up: the JVM's JIT, the cached data
+            start = time.perf_counter()
+            model = make(iterations).fit(df)
+            seconds = time.perf_counter() - start
+            summary = model.summary
+            n_iter = int(summary.totalIterations)
+            return {
+                "lbfgs_iterations": n_iter,
+                "lbfgs_seconds": seconds,
+                "lbfgs_seconds_per_iteration": seconds / max(n_iter, 1),
+                "loss": float(summary.objectiveHistory[-1]),
+                "accuracy": float(summary.accuracy),
+                "spark": spark.version,
+            }
+    finally:
+        spark.stop()
+
+
+def main() -> None:
+    ap = argparse.ArgumentParser(description=__doc__.split("\n")[0])
+    ap.add_argument("--iterations", type=int, default=20)
+    ap.add_argument("--repeats", type=int, default=3)
+    ap.add_argument("--spark", action="store_true")
+    args = ap.parse_args()
+    out = spark_part(args.iterations) if args.spark else bprop_part(args.iterations, args.repeats)
+    from threadpoolctl import threadpool_info
+
+    out["blas_threads"] = max(
+        (p["num_threads"] for p in threadpool_info() if p["user_api"] == "blas"), default=None
+    )
+    print(json.dumps(out))
+
+
+if __name__ == "__main__":
+    main()
