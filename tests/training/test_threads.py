@@ -10,8 +10,6 @@ from threadpoolctl import threadpool_info, threadpool_limits
 
 from bprop.training import threads
 from bprop.training.threads import (
-    MIN_FLOPS,
-    MIN_INTENSITY,
     available_cores,
     blas_limit,
     check_n_threads,
@@ -19,6 +17,21 @@ from bprop.training.threads import (
     step_flops,
     step_rows,
 )
+
+MEASURED = (threads.MIN_FLOPS, threads.MIN_INTENSITY)
+
+# The policy's logic, at crossovers of our choosing (the measured ones may change).
+MIN_FLOPS, MIN_INTENSITY = 1e8, 500.0
+
+
+@pytest.fixture(autouse=True)
+def _crossover(monkeypatch):
+    monkeypatch.setattr(threads, "MIN_FLOPS", MIN_FLOPS)
+    monkeypatch.setattr(threads, "MIN_INTENSITY", MIN_INTENSITY)
+
+
+def test_the_measured_crossovers_are_positive_numbers():
+    assert MEASURED[0] > 0 and MEASURED[1] > 0
 
 
 def _blas_threads() -> list[int]:
@@ -90,10 +103,23 @@ def test_bad_n_threads_is_a_clear_error(bad):
 
 
 def test_available_cores_never_exceeds_the_limit_in_force():
-    assert available_cores(current_limit=1) == 1
-    assert available_cores(current_limit=10_000) == threads.affinity_cores()
+    assert available_cores(current_limit=1, busy=0) == 1
+    assert available_cores(current_limit=10_000, busy=0) == threads.affinity_cores()
     with threadpool_limits(1, user_api="blas"):
         assert available_cores() == 1
+
+
+def test_cores_kept_busy_by_other_processes_are_not_available(monkeypatch):
+    monkeypatch.setattr(threads, "affinity_cores", lambda: 4)
+    assert available_cores(current_limit=4, busy=0) == 4
+    assert available_cores(current_limit=4, busy=1) == 3
+    assert available_cores(current_limit=4, busy=9) == 1  # never fewer than one
+    monkeypatch.setattr(threads, "others_running", lambda: 2)
+    assert available_cores(current_limit=4) == 2
+
+
+def test_others_running_reads_a_count():
+    assert threads.others_running() >= 0
 
 
 def test_blas_limit_sets_and_restores():

@@ -17,7 +17,8 @@ costs a hand-off per call, and it stalls when another process has its core. So:
 
 where the crossovers MIN_FLOPS and MIN_INTENSITY come from a measurement on the
 benchmark machine (``bench/thread_crossover.py`` rewrites the block below), and the cores
-left are the fewest of: the CPUs this process may run on (its affinity), and the threads
+left are the CPUs this process may run on (its affinity) less those that other processes
+keep busy at that moment (the runnable count of /proc/loadavg), and at most the threads
 the BLAS libraries are already limited to (``OMP_NUM_THREADS``, an enclosing
 ``threadpool_limits``, or the limit joblib sets inside its worker processes, which is
 cores // n_jobs). The automatic choice therefore never raises a limit the user or joblib
@@ -36,6 +37,7 @@ __all__ = [
     "MIN_FLOPS",
     "MIN_INTENSITY",
     "available_cores",
+    "others_running",
     "blas_limit",
     "check_n_threads",
     "choose_threads",
@@ -44,8 +46,8 @@ __all__ = [
 ]
 
 # --- measured: bench/thread_crossover.py rewrites the lines between these markers ---
-MIN_FLOPS = 5.0e7
-MIN_INTENSITY = 300.0
+MIN_FLOPS = 4.26e09
+MIN_INTENSITY = 4116
 # --- end of measured constants ---
 
 
@@ -88,9 +90,27 @@ def affinity_cores() -> int:
         return os.cpu_count() or 1
 
 
-def available_cores(current_limit: int | None = None) -> int:
-    """The cores left to this process: its affinity, capped by the BLAS limit in force."""
+def others_running() -> int:
+    """Threads of other processes running or ready to run right now (Linux), else 0.
+
+    The fourth field of /proc/loadavg counts the runnable threads of the whole system,
+    this one included. A core another process keeps busy is a core a BLAS thread of
+    ours would have to share, and a thread that waits for its core stalls every product
+    it takes part in.
+    """
+    try:
+        with open("/proc/loadavg") as f:
+            runnable = int(f.read().split()[3].split("/")[0])
+    except (OSError, ValueError, IndexError):
+        return 0
+    return max(runnable - 1, 0)
+
+
+def available_cores(current_limit: int | None = None, busy: int | None = None) -> int:
+    """The cores left to this process: its affinity less the cores other processes keep
+    busy (``busy``, default :func:`others_running`), capped by the BLAS limit in force."""
     cores = affinity_cores()
+    cores -= others_running() if busy is None else busy
     if current_limit is None:
         current_limit = _current_blas_threads()
     if current_limit is not None and current_limit >= 1:
