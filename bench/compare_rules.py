@@ -1,252 +1,246 @@
-"""Compare bprop's update rules on equal terms; writes the table in docs/algorithms.md and
-the learning curves in docs/algorithms_curves.png.
+"""Compare bprop's update rules on equal terms: success rates over fixed seeds, epochs and
+time to the target. Writes tests/reference/convergence_rates.json (which
+tests/optim/test_convergence.py checks a rerun against), the table and its summary in
+docs/algorithms.md and the learning curves in docs/algorithms_curves.png, all from the
+same numbers.
 
-    .venv/bin/python bench/compare_rules.py            # about two minutes on 2 cores
-    .venv/bin/python bench/compare_rules.py --quick    # fewer seeds, shorter budgets
+    python bench/compare_rules.py                       # everything: 5-10 min on one core
+    python bench/compare_rules.py --problems xor,sin    # rerun some problems, keep the others
+    python bench/compare_rules.py --render              # docs and plot from the JSON only
 
-Every rule trains the same network from the same starting weights (one per seed), full
-batch (``mode='batch'``), on the squared error E_p = 1/2 sum_k (t_k - o_k)^2, so that
-Levenberg-Marquardt runs on the same objective as the others, until the mean training
-error reaches the problem's target or the epoch budget runs out.
+The protocol (problems, seeds, hyperparameters, what counts as a success) is in
+bench/rule_protocol.py, shared with the test. Every rule trains from the same starting
+points (seeds 0..N-1, one per seed), full batch, on the squared error, until the mean
+training error reaches the problem's target or the epoch budget runs out.
 
-Problems: XOR 2-2-1 and the 8-3-8 encoder (logistic hidden and output units); scikit-learn's
-digits (64-16-10, tanh hidden, logistic outputs, one-hot targets, standardised inputs)
-and diabetes regression (10-8-1, tanh hidden, identity output, standardised inputs and
-target).
-
-Hyperparameters: every rule's defaults, except the learning rates of Quickprop, Adam and
-RMSprop (0.05) and AdaGrad (0.5), the same settings as tests/test_rules_convergence.py;
-gradient descent and momentum keep their defaults (0.1; momentum 0.9).
-
-Cells: seeds (of those tried) that reached the target; the median epochs to the target
-over those seeds; the median wall time to the target as a ratio to batch gradient
-descent's median time to the target (each time the fastest of three identical runs, one
-run on digits). Where gradient descent did not reach the target in
-its budget, the ratio is to its time for the whole budget and printed as an upper bound
-("<"). All times come from this one run, on a machine that may be shared, and include
-the per-fit overhead (scipy's start-up for L-BFGS): treat them as rough, above all on the
-tiny XOR and encoder problems whose epochs take microseconds. BLAS runs on one thread by
-default (``--threads``): on a loaded 2-core machine multithreaded OpenBLAS made single
-L-BFGS-B runs up to 50 times slower at random (7 ms or 150 ms for the same run), and the
-matrix products here are too small to gain from threads (except Levenberg-Marquardt's
-J^T J on digits).
+Cells: seeds (of the N) that reached the target; the median epochs to the target over
+those seeds; the median wall time to the target as a ratio to batch gradient descent's
+median time to the target (each time the fastest of three identical runs, which must
+agree on the outcome). Where gradient descent did not reach the target in its budget, the
+ratio is to its median time for the whole budget and printed as an upper bound ("<"). All times come
+from one run, on a machine that may be shared, and include the per-fit overhead (scipy's
+start-up for L-BFGS): treat them as rough, above all on the tiny problems whose epochs
+take microseconds. BLAS runs on one thread by default (``--threads``): on a loaded 2-core
+machine multithreaded OpenBLAS made single L-BFGS-B runs up to 50 times slower at random,
+and the matrix products here are too small to gain from threads.
 """
 
 from __future__ import annotations
 
 import argparse
+import json
+import platform
 import re
 import sys
-import time
-from dataclasses import dataclass, field
-from pathlib import Path
 
 import numpy as np
+import rule_protocol as rp
 
-from bprop import Network, TargetError, Trainer, get_rule
+import bprop
 
-ROOT = Path(__file__).resolve().parents[1]
-DOC = ROOT / "docs" / "algorithms.md"
-PLOT = ROOT / "docs" / "algorithms_curves.png"
-
-RULES = {
-    "gd": {},
-    "momentum": {},
-    "rprop+": {},
-    "rprop-": {},
-    "irprop+": {},
-    "irprop-": {},
-    "quickprop": {"learning_rate": 0.05},
-    "adam": {"learning_rate": 0.05},
-    "adagrad": {"learning_rate": 0.5},
-    "rmsprop": {"learning_rate": 0.05},
-    "lbfgs": {},
-    "lm": {},
-}
+DOC = rp.ROOT / "docs" / "algorithms.md"
+PLOT = rp.ROOT / "docs" / "algorithms_curves.png"
+CURVE_POINTS = 80  # log-spaced samples of each seed-0 learning curve kept in the JSON
 
 
-@dataclass
-class Problem:
-    name: str
-    X: np.ndarray
-    T: np.ndarray
-    sizes: tuple[int, ...]
-    hidden: str
-    output: str
-    target: float
-    max_epochs: int
-    seeds: list[int] = field(default_factory=list)
-    repeats: int = 3  # timed runs per seed; the fastest counts (same epochs every time)
+def measure(problem: str, rule: str) -> tuple[dict, dict]:
+    """The cell's summary over all seeds, and seed 0's learning curve (subsampled)."""
+    p = rp.PROBLEMS[problem]
+    outcomes = []
+    for seed in rp.SEEDS:
+        runs = [rp.run(problem, rule, seed) for _ in range(p.repeats)]
+        if len({(r.reached, r.epochs, r.final_loss) for r in runs}) != 1:
+            raise SystemExit(f"{problem} {rule} seed {seed}: identical runs differ")
+        outcomes.append(min(runs, key=lambda r: r.seconds))
+    losses = outcomes[0].losses
+    idx = np.unique(np.geomspace(1, len(losses), CURVE_POINTS).round().astype(int)) - 1
+    curve = {"epoch": (idx + 1).tolist(), "loss": losses[idx].tolist()}
+    return rp.summarize(outcomes, p.max_epochs), curve
 
 
-def problems(quick: bool) -> list[Problem]:
-    from sklearn.datasets import load_diabetes, load_digits
-    from sklearn.preprocessing import StandardScaler
-
-    many, few = (list(range(4)), [0]) if quick else (list(range(10)), [0, 1, 2])
-    xor_X = np.array([[0, 0], [0, 1], [1, 0], [1, 1]], float)
-    digits = load_digits()
-    diabetes = load_diabetes()
-    y = diabetes.target
-    return [
-        Problem("XOR 2-2-1", xor_X, np.array([[0], [1], [1], [0]], float), (2, 2, 1),
-                "logistic", "logistic", 0.02, 2000, many),
-        Problem("encoder 8-3-8", np.eye(8), np.eye(8), (8, 3, 8), "logistic", "logistic",
-                0.02, 2000, many),
-        Problem("digits 64-16-10", StandardScaler().fit_transform(digits.data),
-                np.eye(10)[digits.target], (64, 16, 10), "tanh", "logistic", 0.02,
-                100 if quick else 300, few, repeats=1),
-        Problem("diabetes 10-8-1", StandardScaler().fit_transform(diabetes.data),
-                ((y - y.mean()) / y.std())[:, None], (10, 8, 1), "tanh", "identity", 0.2,
-                2000, few),
-    ]  # fmt: skip
+def run_all(problems: list[str], reference: dict) -> dict:
+    for problem in problems:  # untimed warm-up: first calls pay one-time costs (scipy)
+        for rule in rp.RULES:
+            rp.run(problem, rule, 0)
+    for problem in problems:
+        reference["cells"][problem], reference["curves"][problem] = {}, {}
+        for rule in rp.RULES:
+            cell, curve = measure(problem, rule)
+            reference["cells"][problem][rule] = cell
+            reference["curves"][problem][rule] = curve
+            print(f"{problem:9s} {rule:10s} {cell['successes']}/{cell['n']}"
+                  f"  median epochs {cell['epochs_median']}", file=sys.stderr)  # fmt: skip
+    return reference
 
 
-@dataclass
-class Run:
-    reached: bool
-    epochs: int
-    seconds: float
-    losses: np.ndarray
-    stop_reason: str
+def _ratio(cell: dict, gd: dict) -> str:
+    if gd["successes"]:
+        return f"{cell['seconds_median'] / gd['seconds_median']:.2g}x"
+    return f"<{cell['seconds_median'] / gd['seconds_median_all']:.2g}x"
 
 
-def train(problem: Problem, rule: str, seed: int) -> Run:
-    """Train from the seed's starting weights; the fastest of ``problem.repeats`` runs."""
-    runs = [_train_once(problem, rule, seed) for _ in range(problem.repeats)]
-    return min(runs, key=lambda r: r.seconds)
-
-
-def _train_once(problem: Problem, rule: str, seed: int) -> Run:
-    net = Network(problem.sizes, problem.hidden, problem.output, seed=seed)
-    trainer = Trainer(
-        net,
-        loss="squared_error",
-        rule=get_rule(rule, **RULES[rule]),
-        mode="batch",
-        max_epochs=problem.max_epochs,
-        stopping=[TargetError(problem.target)],
-        metric=None,
-        progress=False,
-    )
-    start = time.perf_counter()
-    history = trainer.fit(problem.X, problem.T)
-    seconds = time.perf_counter() - start
-    reached = bool(history.loss[-1] <= problem.target)
-    return Run(reached, history.epochs, seconds, history.loss, history.stop_reason)
-
-
-def warm_up(probs: list[Problem]) -> None:
-    """Run every rule briefly on every problem first, untimed: the first call of some code
-    paths pays one-time costs (scipy's L-BFGS-B set-up took 50 ms once, 3 ms after)."""
-    for problem in probs:
-        short = Problem(**{**vars(problem), "max_epochs": 2, "repeats": 1})
-        for rule in RULES:
-            train(short, rule, 0)
-
-
-def compare(probs: list[Problem]) -> tuple[dict, dict]:
-    warm_up(probs)
-    results: dict[tuple[str, str], list[Run]] = {}
-    for problem in probs:
-        for rule in RULES:
-            runs = [train(problem, rule, seed) for seed in problem.seeds]
-            results[problem.name, rule] = runs
-            ok = [r for r in runs if r.reached]
-            print(
-                f"{problem.name:18s} {rule:10s} reached {len(ok)}/{len(runs)}"
-                f"  epochs {[r.epochs if r.reached else None for r in runs]}",
-                file=sys.stderr,
-            )
-    curves = {p.name: {rule: results[p.name, rule][0].losses for rule in RULES} for p in probs}
-    return results, curves
-
-
-def table(probs: list[Problem], results: dict) -> str:
-    header = ["rule"] + [p.name for p in probs]
+def table(reference: dict) -> str:
+    """The Markdown table: rule x problem, successes/N, median epochs, time ratio."""
+    problems = reference["protocol"]["problems"]
     lines = [
-        "| " + " | ".join(header) + " |",
-        "|" + "|".join(["---"] + [":---:"] * len(probs)) + "|",
+        "| rule | " + " | ".join(p["name"] for p in problems.values()) + " |",
+        "|" + "|".join(["---"] + [":---:"] * len(problems)) + "|",
     ]
-    for rule in RULES:
+    for rule in reference["protocol"]["rules"]:
         cells = [f"`{rule}`"]
-        for p in probs:
-            runs = results[p.name, rule]
-            ok = [r for r in runs if r.reached]
-            if not ok:
-                cells.append(f"0/{len(runs)}")
-                continue
-            gd = results[p.name, "gd"]
-            gd_ok = [r for r in gd if r.reached]
-            seconds = np.median([r.seconds for r in ok])
-            if gd_ok:
-                timing = f"{seconds / np.median([r.seconds for r in gd_ok]):.2g}x"
-            else:  # GD needs more than its whole budget: an upper bound
-                timing = f"<{seconds / np.median([r.seconds for r in gd]):.2g}x"
-            epochs = int(np.median([r.epochs for r in ok]))
-            cells.append(f"{len(ok)}/{len(runs)}, {epochs} ep, {timing}")
+        for key in problems:
+            cell, gd = reference["cells"][key][rule], reference["cells"][key]["gd"]
+            text = f"{cell['successes']}/{cell['n']}"
+            if cell["successes"]:
+                text += f", {cell['epochs_median']:g} ep, {_ratio(cell, gd)}"
+            cells.append(text)
         lines.append("| " + " | ".join(cells) + " |")
     return "\n".join(lines)
 
 
-def plot(curves: dict) -> None:
-    import matplotlib
-
-    matplotlib.use("Agg")
-    import matplotlib.pyplot as plt
-
-    fig, axes = plt.subplots(2, 2, figsize=(11, 8))
-    for ax, (name, by_rule) in zip(axes.flat, curves.items(), strict=True):
-        for i, (rule, losses) in enumerate(by_rule.items()):
-            style = "-" if i < 10 else "--"
-            ax.plot(np.arange(1, len(losses) + 1), losses, style, label=rule, lw=1.2)
-        ax.set_xscale("log")
-        ax.set_yscale("log")
-        ax.set_title(f"{name} (seed 0)")
-        ax.set_xlabel("epoch")
-        ax.set_ylabel("mean training error")
-    axes.flat[0].legend(fontsize=7, ncol=2)
-    fig.tight_layout()
-    fig.savefig(PLOT, dpi=110)
-    print(f"wrote {PLOT}", file=sys.stderr)
+def _names(rules: list[str]) -> str:
+    quoted = [f"`{r}`" for r in rules]
+    return quoted[0] if len(quoted) == 1 else ", ".join(quoted[:-1]) + " and " + quoted[-1]
 
 
-def write_table(text: str, probs: list[Problem]) -> None:
-    setup = ", ".join(
-        f"{p.name}: target {p.target:g}, {p.max_epochs} epochs, seeds {p.seeds[0]}-{p.seeds[-1]}"
-        for p in probs
+def summary(reference: dict) -> str:
+    """Per problem, the facts the prose may state, read off the numbers."""
+    lines = []
+    for key, spec in reference["protocol"]["problems"].items():
+        cells = reference["cells"][key]
+        n = len(reference["protocol"]["seeds"])
+        never = [r for r, c in cells.items() if c["successes"] == 0]
+        some = {r: c for r, c in cells.items() if c["successes"] > 0}
+        parts = [f"no seed reached the target with {_names(never)}"] if never else []
+        fewest = min(c["successes"] for c in some.values())
+        if fewest < n:
+            worst = [r for r, c in some.items() if c["successes"] == fewest]
+            parts.append(
+                f"fewest successes{' among the others' if never else ''}: {_names(worst)} "
+                f"({fewest}/{n})"
+            )
+        elif not never:
+            parts.append("every seed reached the target with every rule")
+        early = [f"`{r}` {c['stopped_early']}" for r, c in cells.items() if c["stopped_early"]]
+        if early:
+            parts.append(f"failed runs that stopped before the budget: {', '.join(early)}")
+        full = [r for r, c in cells.items() if c["successes"] == n]
+        if full and len(full) < len(cells):
+            parts.append(f"all {n} with {_names(full)}")
+        best = min(c["epochs_median"] for c in some.values())
+        fastest = [r for r, c in some.items() if c["epochs_median"] == best]
+        parts.append(f"fewest median epochs: {_names(fastest)} ({best:g})")
+        quickest = min(some, key=lambda r: some[r]["seconds_median"])
+        slowest = max(some, key=lambda r: some[r]["seconds_median"])
+        parts.append(f"shortest median time to the target: `{quickest}`, longest: `{slowest}`")
+        lines.append(f"- **{spec['name']}**: " + "; ".join(parts) + ".")
+    return "\n".join(lines)
+
+
+def setup_line(reference: dict) -> str:
+    seeds = reference["protocol"]["seeds"]
+    problems = "; ".join(
+        f"{p['name']}: target {p['target']:g}, {p['max_epochs']} epochs"
+        for p in reference["protocol"]["problems"].values()
     )
-    block = (
-        "<!-- table:start (written by bench/compare_rules.py) -->\n"
+    return f"Seeds {seeds[0]}-{seeds[-1]} ({len(seeds)}) for every rule and problem. {problems}."
+
+
+def doc_block(reference: dict) -> str:
+    """What sits between the table markers of docs/algorithms.md."""
+    return (
+        "<!-- table:start (written by bench/compare_rules.py from "
+        "tests/reference/convergence_rates.json) -->\n"
         "Each cell: seeds that reached the target, median epochs to it, and the median time "
         "to it as a ratio to batch gradient descent's ('<': gradient descent did not reach "
-        f"the target, ratio to its time for the whole budget). {setup}.\n\n"
-        f"{text}\n<!-- table:end -->"
+        "the target, ratio to its time for the whole budget). "
+        f"{setup_line(reference)}\n\n{table(reference)}\n\n{summary(reference)}\n"
+        "<!-- table:end -->"
     )
+
+
+def write_doc(reference: dict) -> None:
     doc = DOC.read_text()
-    new, n = re.subn(r"<!-- table:start.*?<!-- table:end -->", block, doc, flags=re.S)
+    new, n = re.subn(
+        r"<!-- table:start.*?<!-- table:end -->", lambda _: doc_block(reference), doc, flags=re.S
+    )
     if n != 1:
         raise SystemExit(f"{DOC} has no table markers; not written")
     DOC.write_text(new)
     print(f"wrote the table in {DOC}", file=sys.stderr)
 
 
+def plot(reference: dict) -> None:
+    import matplotlib
+
+    matplotlib.use("Agg")
+    import matplotlib.pyplot as plt
+
+    problems = reference["protocol"]["problems"]
+    fig, axes = plt.subplots(2, 3, figsize=(15, 8))
+    for ax, (key, spec) in zip(axes.flat, problems.items(), strict=False):
+        for i, (rule, curve) in enumerate(reference["curves"][key].items()):
+            style = "-" if i < 10 else "--"
+            ax.plot(curve["epoch"], curve["loss"], style, label=rule, lw=1.2)
+        ax.axhline(spec["target"], color="grey", lw=0.8, ls=":")
+        ax.set_xscale("log")
+        ax.set_yscale("log")
+        ax.set_title(f"{spec['name']} (seed 0)")
+        ax.set_xlabel("epoch")
+        ax.set_ylabel("mean training error")
+    for ax in axes.flat[len(problems) :]:
+        ax.axis("off")
+    handles, labels = axes.flat[0].get_legend_handles_labels()
+    axes.flat[-1].legend(handles, labels, loc="center", ncol=2)
+    fig.tight_layout()
+    fig.savefig(PLOT, dpi=100)
+    print(f"wrote {PLOT}", file=sys.stderr)
+
+
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
-    parser.add_argument("--quick", action="store_true", help="fewer seeds, shorter budgets")
+    parser.add_argument("--problems", help=f"comma-separated subset of {','.join(rp.PROBLEMS)}")
+    parser.add_argument("--render", action="store_true", help="docs and plot from the JSON")
     parser.add_argument("--no-write", action="store_true", help="print only")
     parser.add_argument("--threads", type=int, default=1, help="BLAS threads (default 1)")
     args = parser.parse_args()
-    probs = problems(args.quick)
-    from threadpoolctl import threadpool_limits
+    problems = args.problems.split(",") if args.problems else list(rp.PROBLEMS)
+    unknown = sorted(set(problems) - set(rp.PROBLEMS))
+    if unknown:
+        raise SystemExit(f"unknown problems {unknown}; expected some of {list(rp.PROBLEMS)}")
+    if args.render:
+        reference = rp.load_reference()
+    else:
+        reference = {"cells": {}, "curves": {}}
+        if set(problems) != set(rp.PROBLEMS):  # keep the other problems' numbers
+            reference = rp.load_reference()
+            if reference["protocol"] != json.loads(json.dumps(rp.protocol())):
+                raise SystemExit("the protocol changed: rerun every problem")
+        from threadpoolctl import threadpool_limits
 
-    with threadpool_limits(limits=args.threads):
-        results, curves = compare(probs)
-    text = table(probs, results)
-    print(text)
+        with threadpool_limits(limits=args.threads):
+            reference = run_all(problems, reference)
+        reference = {
+            "command": rp.COMMAND,
+            "protocol": rp.protocol(),
+            "environment": {
+                "bprop": bprop.__version__,
+                "numpy": np.__version__,
+                "python": platform.python_version(),
+                "machine": platform.machine(),
+                "blas_threads": args.threads,
+            },
+            "cells": {k: reference["cells"][k] for k in rp.PROBLEMS},
+            "curves": {k: reference["curves"][k] for k in rp.PROBLEMS},
+        }
+        if not args.no_write:
+            rp.REFERENCE.write_text(json.dumps(reference, indent=1) + "\n")
+            print(f"wrote {rp.REFERENCE}", file=sys.stderr)
+    print(table(reference))
+    print(summary(reference))
     if not args.no_write:
-        write_table(text, probs)
-        plot(curves)
+        write_doc(reference)
+        plot(reference)
 
 
 if __name__ == "__main__":
