@@ -2,6 +2,9 @@
 
 from __future__ import annotations
 
+import copy
+import pickle
+
 import numpy as np
 import pytest
 
@@ -128,3 +131,20 @@ def test_weight_mask_marks_weights_not_biases():
     net.params[~mask] = 1
     assert all(np.all(b == 1) for b in net.biases)
     assert all(np.all(W == 0) for W in net.weights)
+
+
+@pytest.mark.parametrize("how", ["pickle", "deepcopy"])
+def test_pickled_and_deep_copied_networks_keep_their_layer_views(rng, how):
+    """NumPy copies views one by one: a restored network must rebuild them on params."""
+    net = Network([3, 4, 2], "tanh", "identity", seed=0)
+    X = rng.normal(size=(5, 3))
+    net.predict(X)  # fill the work buffers
+    back = pickle.loads(pickle.dumps(net)) if how == "pickle" else copy.deepcopy(net)
+    np.testing.assert_array_equal(back.predict(X), net.predict(X))
+    for view in (*back.weights, *back.biases):
+        assert np.shares_memory(view, back.params)
+    for view in (*back.weight_grads, *back.bias_grads):
+        assert np.shares_memory(view, back.grad)
+    back.params[:] = 0.0  # an update to params changes the predictions
+    np.testing.assert_array_equal(back.predict(X), np.zeros((5, 2)))
+    assert not np.shares_memory(back.params, net.params)

@@ -249,6 +249,23 @@ class Network:
             path, "network", {"network": self.config(), "loss": loss}, self.named_tensors()
         )
 
+    # ------------------------------------------------------------------ pickling
+    def __getstate__(self) -> dict:
+        """Without the views (NumPy pickles a view as a copy) and buffers: rebuilt on load."""
+        state = dict(self.__dict__)
+        for key in ("weights", "biases", "weight_grads", "bias_grads", "_buffers", "_X"):
+            state.pop(key, None)
+        state["_n"] = 0
+        return state
+
+    def __setstate__(self, state: dict) -> None:
+        self.__dict__.update(state)
+        self.weights, self.biases = self._views(self.params)
+        self.weight_grads, self.bias_grads = self._views(self.grad)
+        self._buffers = {}
+        self._X = None
+        self._n = 0
+
     def __repr__(self) -> str:
         acts = ", ".join(a.name for a in self.activations)
         return f"Network(sizes={self.sizes}, activations=[{acts}], dtype={self.dtype.name})"

@@ -48,11 +48,17 @@ from bprop.core.losses import get_loss
 from bprop.core.network import Network
 from bprop.optim import ClosureRule
 from bprop.sklearn._monitor import SklearnMonitor
-from bprop.sklearn._solvers import SGD_FAMILY, make_rule, solver_name
+from bprop.sklearn._solvers import (
+    NON_FINITE_MESSAGE,
+    SGD_FAMILY,
+    SKLEARN_SOLVERS,
+    make_rule,
+    solver_name,
+)
 from bprop.sklearn.estimator_file import save_estimator
 from bprop.training.stopping import Stop, StoppingCriterion, StopReason
 from bprop.training.threads import blas_limit, check_n_threads, choose_threads, step_rows
-from bprop.training.trainer import Trainer
+from bprop.training.trainer import DivergenceWarning, Trainer
 
 __all__ = ["BaseMLP"]
 
@@ -269,14 +275,23 @@ class BaseMLP(BaseEstimator):
             val_data = (X_val, T_val) if sw_val is None else (X_val, T_val, sw_val)
         self.n_iter_ = 0
         rows = step_rows(trainer.mode, trainer.batch_size, trainer.block_size, X_tr.shape[0])
+        # scikit-learn's solvers raise on non-finite weights (below); bprop's own warn.
+        strict = solver_name(self) in SKLEARN_SOLVERS
         try:
-            with self._blas_threads(rows, backward=True, refresh=True):
+            with self._blas_threads(rows, backward=True, refresh=True), warnings.catch_warnings():
+                if strict:
+                    warnings.simplefilter("ignore", DivergenceWarning)
                 trainer.fit(
                     X_tr, T_tr, sample_weight=sw_tr, validation_data=val_data, resume=resume
                 )
         finally:
             trainer.callbacks = tuple(self.callbacks or ())
             self.history_ = trainer.history
+        if strict and (
+            trainer.history.stop is StopReason.DIVERGED
+            or not np.all(np.isfinite(self.network_.params))
+        ):
+            raise ValueError(NON_FINITE_MESSAGE)
         if early and getattr(self, "_best_params", None) is not None:
             np.copyto(self.network_.params, self._best_params)
         history = self.history_

@@ -41,7 +41,22 @@ import numpy as np
 from bprop.optim import ClosureRule, UpdateRule, get_rule
 from bprop.optim.adaptive import Adam
 
-__all__ = ["SGD_FAMILY", "SklearnAdam", "make_rule"]
+__all__ = [
+    "NON_FINITE_MESSAGE",
+    "SGD_FAMILY",
+    "SKLEARN_SOLVERS",
+    "SklearnAdam",
+    "check_incremental_solver",
+    "make_rule",
+]
+
+#: scikit-learn's own solver names: with them a fit that produces non-finite weights raises
+#: a ValueError with scikit-learn's message (bprop's rules warn and restore the weights).
+SKLEARN_SOLVERS = frozenset({"sgd", "adam", "lbfgs"})
+NON_FINITE_MESSAGE = (
+    "Solver produced non-finite parameter weights. The input data may contain large values "
+    "and need to be preprocessed."
+)
 
 #: Solvers whose learning rate follows the ``learning_rate`` schedule.
 SGD_FAMILY = frozenset({"sgd", "gd", "momentum", "nesterov", "gradient_descent"})
@@ -122,3 +137,29 @@ def make_rule(est: Any) -> UpdateRule | ClosureRule:
 def solver_name(est: Any) -> str:
     """The solver's name in lower case ('' for a rule instance)."""
     return est.solver.lower() if isinstance(est.solver, str) else ""
+
+
+def check_incremental_solver(est: Any) -> bool:
+    """True when ``partial_fit`` applies to the solver; else an AttributeError says why.
+
+    scikit-learn has ``partial_fit`` for its stochastic solvers ('sgd', 'adam') and not for
+    'lbfgs' (``available_if``). bprop follows the same logic for its own rules: the
+    mini-batch rules ('gd', 'momentum', 'nesterov', 'adagrad', 'rmsprop', ...) have it, the
+    full-batch ones (RPROP family, Quickprop, L-BFGS, Levenberg-Marquardt) do not. An
+    unknown solver name counts as stochastic, so that the call reports the name.
+    """
+    solver = est.solver
+    if isinstance(solver, UpdateRule | ClosureRule):
+        rule = solver
+    else:
+        try:
+            rule = get_rule(solver)
+        except ValueError:
+            return True
+    if rule.full_batch_only or isinstance(rule, ClosureRule):
+        raise AttributeError(
+            f"partial_fit is only available for stochastic optimizers. {rule.name} is not "
+            "stochastic (it updates on the whole training set); use fit, or a mini-batch "
+            "solver such as 'sgd' or 'adam'."
+        )
+    return True

@@ -17,11 +17,13 @@ from __future__ import annotations
 
 import numpy as np
 from sklearn.base import ClassNamePrefixFeaturesOutMixin, TransformerMixin
+from sklearn.utils.metaestimators import available_if
 from sklearn.utils.validation import check_array, check_is_fitted
 
 from bprop.core.activations import Activation, get_activation
 from bprop.core.losses import default_loss
 from bprop.sklearn._base import BaseMLP
+from bprop.sklearn._solvers import check_incremental_solver
 
 __all__ = ["MLPAutoencoder"]
 
@@ -142,6 +144,7 @@ class MLPAutoencoder(ClassNamePrefixFeaturesOutMixin, TransformerMixin, BaseMLP)
         self._check_params()
         return self._fit_autoencoder(X, sample_weight, incremental=False)
 
+    @available_if(check_incremental_solver)
     def partial_fit(self, X, y=None, sample_weight=None):
         """One epoch over X, continuing from the current weights and rule state."""
         self._check_params()

@@ -23,11 +23,13 @@ from sklearn.base import ClassifierMixin
 from sklearn.metrics import accuracy_score
 from sklearn.preprocessing import LabelBinarizer
 from sklearn.utils import column_or_1d, compute_sample_weight
+from sklearn.utils.metaestimators import available_if
 from sklearn.utils.multiclass import check_classification_targets, type_of_target, unique_labels
 from sklearn.utils.validation import _check_sample_weight, check_is_fitted
 
 from bprop.core.activations import Activation, get_activation
 from bprop.sklearn._base import BaseMLP
+from bprop.sklearn._solvers import check_incremental_solver
 from bprop.sklearn._streamed import check_no_y, fit_streamed
 from bprop.training.parquet import ParquetData
 
@@ -134,6 +136,7 @@ class MLPClassifier(ClassifierMixin, BaseMLP):
         n_outputs = 1 if self._label_binarizer.y_type_ == "binary" else len(self.classes_)
         return fit_streamed(self, data, n_outputs, self._label_binarizer.transform, sample_weight)
 
+    @available_if(check_incremental_solver)
     def partial_fit(self, X, y, sample_weight=None, classes=None):
         """One epoch over (X, y). ``classes`` (all labels) is required on the first call."""
         self._check_params()

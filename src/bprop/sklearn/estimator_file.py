@@ -16,7 +16,9 @@ An estimator file is a model file of kind "estimator": the trained ``network_`` 
 Values are encoded as tagged JSON, so that types survive: JSON scalars as themselves,
 non-finite floats as {"float": "inf"}, tuples as {"tuple": [...]}, dicts as
 {"dict": {...}}, arrays of strings as {"strings": [...]} (numpy str dtype) or
-{"objects": [...]} (object dtype, as ``feature_names_in_``), other arrays as
+{"objects": [...]} (object dtype, as ``feature_names_in_``), numeric or boolean
+``classes_`` as {"labels": {"dtype": "uint16", "values": [...]}} (every NumPy integer,
+float and bool dtype, kept as scikit-learn keeps the labels' dtype), other arrays as
 {"tensor": name}. A value of any other type (a RandomState, a callable) cannot be saved:
 a ValueError names it. Decoding accepts only these forms.
 """
@@ -38,6 +40,11 @@ __all__ = ["ESTIMATORS", "load_estimator", "save_estimator"]
 ESTIMATORS = ("MLPClassifier", "MLPRegressor", "MLPAutoencoder")
 _SKIP = {"network_", "history_", "coefs_", "intercepts_"}
 _ATTR = re.compile(r"^[A-Za-z]\w*_$")
+#: The dtypes of numeric and boolean class labels, kept through a file as {"labels": ...}.
+_LABEL_DTYPES = frozenset(
+    ["bool", "float16", "float32", "float64"]
+    + [f"{k}int{b}" for k in ("", "u") for b in (8, 16, 32, 64)]
+)
 
 
 def _encode(value: Any, name: str, tensors: dict[str, np.ndarray] | None) -> Any:
@@ -54,6 +61,8 @@ def _encode(value: Any, name: str, tensors: dict[str, np.ndarray] | None) -> Any
     if isinstance(value, dict) and all(isinstance(k, str) for k in value):
         return {"dict": {k: _encode(v, name, tensors) for k, v in value.items()}}
     if isinstance(value, np.ndarray):
+        if name == "classes_" and value.ndim == 1 and value.dtype.name in _LABEL_DTYPES:
+            return {"labels": {"dtype": value.dtype.name, "values": value.tolist()}}
         if value.dtype.kind in "US":
             return {"strings": value.astype(str).tolist()}
         if value.dtype.kind == "O" and all(isinstance(v, str) for v in value.ravel()):
@@ -90,7 +99,29 @@ def _decode(value: Any, tensors: dict[str, np.ndarray]) -> Any:
             return array.astype(object) if tag == "objects" else array.astype(str)
         if tag == "tensor" and isinstance(inner, str) and inner in tensors:
             return tensors[inner]
+        if tag == "labels" and isinstance(inner, dict):
+            return _decode_labels(inner)
     raise ValueError(f"unrecognised value {value!r}")
+
+
+def _decode_labels(inner: dict) -> np.ndarray:
+    """{"dtype": name, "values": [...]}: numeric or boolean class labels, their dtype kept."""
+    dtype, values = inner.get("dtype"), inner.get("values")
+    if set(inner) != {"dtype", "values"} or dtype not in _LABEL_DTYPES:
+        raise ValueError(f"bad class labels {inner!r}")
+    scalar = bool if dtype == "bool" else int if np.dtype(dtype).kind in "iu" else int | float
+    if not isinstance(values, list) or not all(
+        isinstance(v, scalar) and (dtype == "bool" or not isinstance(v, bool)) for v in values
+    ):
+        raise ValueError(f"class labels of dtype {dtype} must be a list of {dtype} values")
+    try:
+        with np.errstate(over="raise"):
+            labels = np.array(values, dtype=dtype)
+    except (OverflowError, FloatingPointError):
+        raise ValueError(f"class labels out of the range of {dtype}") from None
+    if labels.dtype.kind == "f" and not np.all(np.isfinite(labels)):
+        raise ValueError("class labels must be finite")
+    return labels
 
 
 def save_estimator(estimator: Any, path: str | os.PathLike) -> None:

@@ -12,9 +12,11 @@ import numpy as np
 from sklearn.base import RegressorMixin
 from sklearn.metrics import r2_score
 from sklearn.utils import column_or_1d
+from sklearn.utils.metaestimators import available_if
 
 from bprop.core.activations import Activation, get_activation
 from bprop.sklearn._base import BaseMLP
+from bprop.sklearn._solvers import check_incremental_solver
 from bprop.sklearn._streamed import check_no_y, fit_streamed
 from bprop.training.parquet import ParquetData
 
@@ -111,6 +113,7 @@ class MLPRegressor(RegressorMixin, BaseMLP):
             return fit_streamed(self, X, len(X.target), None, sample_weight)
         return self._fit_regressor(X, y, sample_weight, incremental=False)
 
+    @available_if(check_incremental_solver)
     def partial_fit(self, X, y, sample_weight=None):
         """One epoch over (X, y), continuing from the current weights and rule state."""
         self._check_params()
