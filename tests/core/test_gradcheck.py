@@ -22,6 +22,8 @@ OUTPUT_LOSS = [
     ("softmax", "binary_cross_entropy"),
     ("softmax", "categorical_cross_entropy"),
     ("logistic", "categorical_cross_entropy"),
+    ("exp", "poisson"),
+    ("softplus", "poisson"),
 ]
 KINKED = {"relu", "leaky_relu"}
 
@@ -35,6 +37,8 @@ def problem(hidden: str, output: str, loss: str, dtype=np.float64, seed: int = 0
     X = rng.normal(size=(6, 3))
     if loss == "categorical_cross_entropy":
         T = one_hot(rng.integers(0, 2, 6), 2)
+    elif loss == "poisson":
+        T = rng.poisson(1.5, size=(6, 2)).astype(float)  # counts, zeros included
     elif loss == "binary_cross_entropy" or output in ("logistic", "softmax", "gaussian"):
         T = rng.uniform(0.05, 0.95, size=(6, 2))
     else:

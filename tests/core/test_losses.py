@@ -50,6 +50,7 @@ def test_cross_entropy_is_finite_where_outputs_saturate():
         ("binary_cross_entropy", "logistic"),
         ("squared_error", "identity"),
         ("mse", "identity"),
+        ("poisson", "exp"),
     ],
 )
 def test_fused_delta_equals_the_chain_rule(loss, act, rng):
@@ -91,3 +92,30 @@ def test_log_softmax_matches_scipy_and_survives_large_inputs(rng):
     net = rng.normal(scale=30, size=(6, 4))
     np.testing.assert_allclose(log_softmax(net), scipy_log_softmax(net, axis=1), rtol=1e-13)
     np.testing.assert_allclose(log_softmax(np.array([[1e4, 0.0]])), [[0.0, -1e4]])
+
+
+def test_poisson_loss_is_half_the_deviance_and_zero_at_the_target(rng):
+    """E_p = sum_k [t ln(t / o) - t + o] (t ln t = 0 at t = 0); from the net input with exp."""
+    net = rng.normal(size=(5, 3))
+    t = rng.poisson(2.0, size=(5, 3)).astype(float)
+    t[0, 0] = 0.0
+    e, o = values("poisson", "exp", net, t)
+    safe = np.where(t > 0, t, 1.0)
+    np.testing.assert_allclose(e, (t * np.log(safe / o) - t + o).sum(axis=1), rtol=1e-12)
+    e_sp, o_sp = values("poisson", "softplus", net, t)
+    np.testing.assert_allclose(e_sp, (t * np.log(safe / o_sp) - t + o_sp).sum(axis=1))
+    at_target, _ = values("poisson", "exp", np.log(t + 1.0), t + 1.0)
+    np.testing.assert_allclose(at_target, 0.0, atol=1e-12)
+    big, _ = values("poisson", "exp", np.array([[-800.0]]), np.array([[3.0]]))
+    assert big[0] == pytest.approx(3 * np.log(3) + 3 * 800 - 3)  # o = e^-800 = 0: still finite
+    assert default_loss(get_activation("exp")).name == "poisson"
+    assert get_loss("poisson_deviance").name == "poisson"
+
+
+def test_poisson_needs_positive_outputs_and_nonnegative_targets():
+    with pytest.raises(ValueError, match="'poisson' needs positive outputs.*'identity'"):
+        get_loss("poisson").check_output(get_activation("identity"))
+    with pytest.raises(ValueError, match=r"targets >= 0.*-1\.5"):
+        get_loss("poisson").check_targets(np.array([[1.0], [-1.5]]))
+    get_loss("poisson").check_targets(np.array([[0.0], [2.0]]))
+    get_loss("squared_error").check_targets(np.array([[-1.0]]))  # any target

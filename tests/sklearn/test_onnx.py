@@ -129,3 +129,18 @@ def test_bare_network_exports_its_layers(tmp_path, dtype):
     X = np.random.default_rng(0).normal(size=(7, 3)).astype(dtype)
     (out,) = session.run(None, {"X": X})
     np.testing.assert_allclose(out, net.predict(X), rtol=0, atol=1e-5)
+
+
+@pytest.mark.parametrize("dtype", [np.float32, np.float64])
+def test_exp_units_load_and_export(tmp_path, dtype):
+    """The log-link output of Poisson regression (and exp hidden units) survive a model
+    file and an ONNX export."""
+    net = bprop.Network([3, 4, 2], "exp", "exp", seed=2, dtype=dtype)
+    net.save(tmp_path / "n.bprop", loss="poisson")
+    back = bprop.load(tmp_path / "n.bprop")
+    assert [a.name for a in back.activations] == ["exp", "exp"]
+    assert main(["export", str(tmp_path / "n.bprop"), "--onnx", str(tmp_path / "n.onnx")]) == 0
+    session = ort.InferenceSession(str(tmp_path / "n.onnx"))
+    X = np.random.default_rng(0).normal(size=(7, 3)).astype(dtype)
+    (out,) = session.run(None, {"X": X})
+    np.testing.assert_allclose(out, net.predict(X), rtol=1e-5 if dtype == np.float32 else 1e-12)

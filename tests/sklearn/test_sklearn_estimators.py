@@ -15,6 +15,7 @@ from sklearn.pipeline import make_pipeline
 from sklearn.preprocessing import StandardScaler
 from sklearn.utils import compute_sample_weight
 
+import bprop
 from bprop import (
     DivergenceWarning,
     EarlyStopping,
@@ -116,9 +117,31 @@ def test_bad_parameters_raise_value_errors_naming_the_value(clf_data, param, val
         small(MLPClassifier, **{param: value}).fit(X, y)
 
 
-def test_poisson_loss_is_refused_clearly(reg_data):
-    with pytest.raises(ValueError, match="poisson"):
-        small(MLPRegressor, loss="poisson").fit(*reg_data)
+def test_poisson_loss_refuses_negative_targets_and_unknown_losses(reg_data):
+    X, Y = reg_data
+    est = small(MLPRegressor, loss="poisson")
+    with pytest.raises(ValueError, match=r"loss='poisson'\) needs targets y >= 0"):
+        est.fit(X, Y)
+    assert not hasattr(est, "network_")  # refused before anything was fitted
+    with pytest.raises(ValueError, match="'loss' parameter.*'squared_error', 'poisson'"):
+        small(MLPRegressor, loss="huber").fit(X, Y)
+
+
+def test_poisson_regressor_fits_counts_and_saves(tmp_path):
+    rng = np.random.default_rng(0)
+    X = rng.normal(size=(300, 2))
+    y = rng.poisson(np.exp(0.8 * X[:, 0])).astype(float)
+    est = MLPRegressor(loss="poisson", hidden_layer_sizes=(8,), random_state=0, max_iter=300)
+    est.set_params(learning_rate_init=0.01).fit(X, y)
+    assert est.out_activation_ == "exp" and est.network_.output_activation.name == "exp"
+    pred = est.predict(X)
+    assert np.all(pred > 0)
+    # the fitted mean follows exp(0.8 x_0): better than the constant mean by far
+    assert np.corrcoef(np.log(pred), X[:, 0])[0, 1] > 0.9
+    est.save(tmp_path / "p.bprop")
+    back = bprop.load(tmp_path / "p.bprop")
+    assert back.loss == "poisson"
+    np.testing.assert_array_equal(back.predict(X), pred)
 
 
 # ---------------------------------------------------------------------- fitted state

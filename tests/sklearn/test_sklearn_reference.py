@@ -14,6 +14,7 @@ with bprop's compiled fast path allowed and forbidden, since the trainer may tak
 
 from __future__ import annotations
 
+import inspect
 import warnings
 
 import numpy as np
@@ -211,3 +212,35 @@ def test_partial_fit_matches_sklearn(fast_path):
         theirs.partial_fit(X[sl], y[sl], classes=[0, 1, 2])
     _assert_same(ours, theirs)
     assert ours.t_ == theirs.t_ == 100
+
+
+def counts(n_targets=1, n=97, seed=0):
+    """Poisson counts with a log-linear mean: y ~ Poisson(exp(0.4 x_0 - 0.3 x_1 (+ 0.2 k)))."""
+    rng = np.random.default_rng(seed)
+    X = rng.normal(size=(n, 5))
+    mean = np.exp(0.4 * X[:, :1] - 0.3 * X[:, 1:2] + 0.2 * np.arange(n_targets))
+    y = rng.poisson(mean).astype(float)
+    return X, y.ravel() if n_targets == 1 else y
+
+
+@pytest.mark.skipif(
+    "loss" not in inspect.signature(SkRegressor).parameters,
+    reason="the installed scikit-learn has no MLPRegressor(loss='poisson') (added in 1.7)",
+)
+@pytest.mark.parametrize(
+    ("extra", "n_targets"),
+    [
+        (dict(momentum=0.0, alpha=1e-2), 1),
+        (dict(learning_rate="invscaling", nesterovs_momentum=False), 2),
+        (dict(solver="adam", learning_rate_init=0.01), 1),
+        (dict(solver="lbfgs", batch_size="auto"), 1),
+    ],
+)
+def test_poisson_regressor_matches_sklearn(fast_path, extra, n_targets):
+    """loss='poisson': exp outputs, half the Poisson deviance summed over the outputs."""
+    X, y = counts(n_targets)
+    params = {**SGD, "loss": "poisson", "hidden_layer_sizes": (7,), "max_iter": 30, **extra}
+    ours, theirs = _fit_both(MLPRegressor(**params), SkRegressor(**params), X, y)
+    assert ours.out_activation_ == theirs.out_activation_ == "exp"
+    _assert_same(ours, theirs, curve=extra.get("solver") != "lbfgs")
+    np.testing.assert_allclose(ours.predict(X), theirs.predict(X), rtol=1e-8)

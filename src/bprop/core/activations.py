@@ -23,6 +23,7 @@ from scipy.special import expit
 
 __all__ = [
     "Activation",
+    "Exp",
     "Gaussian",
     "Identity",
     "LeakyReLU",
@@ -212,9 +213,29 @@ class Softplus(Activation):
         return out
 
 
+class Exp(Activation):
+    """phi(x) = e^x;  phi'(x) = e^x = o.
+
+    The output unit of Poisson regression (the log link: ln o = net), as scikit-learn's
+    ``MLPRegressor(loss='poisson')``; with the Poisson loss the output delta is the fused
+    o - t (``bprop.core.losses.PoissonDeviance``). Overflows to inf for net > ~709
+    (float64), which the trainer reports as divergence.
+    """
+
+    name = "exp"
+    output_range = (0.0, np.inf)
+
+    def forward(self, net, out):
+        return np.exp(net, out=out)
+
+    def backward(self, dE_do, net, o, out):
+        np.multiply(dE_do, o, out=out)
+        return out
+
+
 ACTIVATIONS: dict[str, type[Activation]] = {
     cls.name: cls
-    for cls in (Logistic, Tanh, Identity, ReLU, LeakyReLU, Softmax, Gaussian, Softplus)
+    for cls in (Logistic, Tanh, Identity, ReLU, LeakyReLU, Softmax, Gaussian, Softplus, Exp)
 }
 _ALIASES = {"sigmoid": "logistic", "linear": "identity"}
 

@@ -12,13 +12,16 @@ patterns.
                             patterns gives the usual mean squared error)
 ``binary_cross_entropy``    E_p = -sum_k [t_k ln o_k + (1 - t_k) ln(1 - o_k)]
 ``categorical_cross_entropy``  E_p = -sum_k t_k ln o_k
+``poisson``                 E_p = sum_k [t_k ln(t_k / o_k) - t_k + o_k]   (t >= 0; half
+                            the Poisson deviance, scikit-learn's ``loss='poisson'``)
 ==========================  =========================================================
 
 Numerical care: with a logistic output, binary cross-entropy is evaluated from the net
 input as sum_k [ln(1 + e^{net_k}) - t_k net_k] (``logaddexp``); with a softmax output,
-categorical cross-entropy as -sum_k t_k (net_k - logsumexp(net)). The output delta is
-then the fused ``o - t`` (``o sum_k t_k - t`` for softmax, exact even for targets that do
-not sum to one), never the product of two ill-conditioned factors. Other pairs go through
+categorical cross-entropy as -sum_k t_k (net_k - logsumexp(net)); with an exp output,
+the Poisson loss with ln o = net. The output delta is then the fused ``o - t``
+(``o sum_k t_k - t`` for softmax, exact even for targets that do not sum to one), never
+the product of two ill-conditioned factors. Other pairs go through
 the activation's backward: delta = phi'(net) * dE/do.
 """
 
@@ -27,14 +30,16 @@ from __future__ import annotations
 from typing import ClassVar
 
 import numpy as np
+from scipy.special import xlogy
 
-from bprop.core.activations import Activation, Identity, Logistic, Softmax
+from bprop.core.activations import Activation, Exp, Identity, Logistic, Softmax
 
 __all__ = [
     "BinaryCrossEntropy",
     "CategoricalCrossEntropy",
     "Loss",
     "MeanSquaredError",
+    "PoissonDeviance",
     "SquaredError",
     "LOSSES",
     "get_loss",
@@ -57,6 +62,9 @@ class Loss:
                 f"{activation.name!r} is not allowed with it (use one of "
                 f"{', '.join(self.allowed_outputs)})"
             )
+
+    def check_targets(self, t: np.ndarray) -> None:
+        """Refuse targets the loss is not defined for (a ValueError); default: any."""
 
     def per_pattern(
         self, o: np.ndarray, t: np.ndarray, net: np.ndarray, activation: Activation
@@ -215,9 +223,63 @@ class CategoricalCrossEntropy(Loss):
         return None
 
 
+class PoissonDeviance(Loss):
+    """E_p = sum_k [t_k ln(t_k / o_k) - t_k + o_k]  (half the Poisson deviance; t ln t = 0
+    at t = 0);  dE_p/do_k = 1 - t_k / o_k.
+
+    Targets are counts or rates, t >= 0; outputs must be positive. This is scikit-learn's
+    ``poisson_loss`` (``MLPRegressor(loss='poisson')``). It differs from the Poisson
+    negative log-likelihood -sum_k [t_k ln o_k - o_k - ln t_k!] by terms free of o, so
+    both have the same gradient. With an exp output (the natural parametrisation,
+    ln o = net): E_p = sum_k [t_k ln t_k - t_k net_k + e^{net_k} - t_k] and the fused
+    delta is o - t.
+    """
+
+    name = "poisson"
+    allowed_outputs = ("exp", "softplus", "logistic", "softmax", "gaussian")
+
+    def check_output(self, activation: Activation) -> None:
+        if activation.name not in self.allowed_outputs:
+            raise ValueError(
+                f"loss 'poisson' needs positive outputs; output activation "
+                f"{activation.name!r} is not allowed with it (use 'exp', the log link, or "
+                f"one of {', '.join(self.allowed_outputs[1:])})"
+            )
+
+    def check_targets(self, t: np.ndarray) -> None:
+        """Refuse negative targets (a ValueError naming the smallest)."""
+        if t.size and not np.all(t >= 0):
+            raise ValueError(
+                f"loss 'poisson' needs targets >= 0 (counts or rates); the smallest target "
+                f"is {np.nanmin(t)!r}"
+            )
+
+    def per_pattern(self, o, t, net, activation):
+        t_log_t = xlogy(t, t)
+        if isinstance(activation, Exp):
+            e = t_log_t - t * net + o - t
+        else:
+            e = t_log_t - t * _clipped_log(o) + o - t
+        return e.sum(axis=1)
+
+    def dE_do(self, o, t):
+        return 1.0 - t / np.clip(o, np.finfo(o.dtype).tiny, None)
+
+    def fused_delta(self, o, t, activation, out):
+        if isinstance(activation, Exp):
+            return np.subtract(o, t, out=out)
+        return None
+
+
 LOSSES: dict[str, type[Loss]] = {
     cls.name: cls
-    for cls in (SquaredError, MeanSquaredError, BinaryCrossEntropy, CategoricalCrossEntropy)
+    for cls in (
+        SquaredError,
+        MeanSquaredError,
+        BinaryCrossEntropy,
+        CategoricalCrossEntropy,
+        PoissonDeviance,
+    )
 }
 _ALIASES = {
     "sse": "squared_error",
@@ -226,6 +288,7 @@ _ALIASES = {
     "log_loss": "binary_cross_entropy",
     "cce": "categorical_cross_entropy",
     "cross_entropy": "categorical_cross_entropy",
+    "poisson_deviance": "poisson",
 }
 
 
@@ -244,9 +307,11 @@ def get_loss(spec: str | Loss) -> Loss:
 def default_loss(output_activation: Activation) -> Loss:
     """The natural loss for an output activation: the pairs with the fused delta o - t.
 
-    softmax -> categorical cross-entropy, logistic -> binary cross-entropy, otherwise
-    squared error.
+    softmax -> categorical cross-entropy, logistic -> binary cross-entropy, exp -> Poisson
+    deviance, otherwise squared error.
     """
+    if isinstance(output_activation, Exp):
+        return PoissonDeviance()
     if isinstance(output_activation, Softmax):
         return CategoricalCrossEntropy()
     if isinstance(output_activation, Logistic):

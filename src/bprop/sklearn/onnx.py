@@ -227,7 +227,7 @@ def _activation(act: Any, x: str, node, const, dtype) -> str:
     name = act.name
     if name == "identity":
         return x
-    simple = {"logistic": "Sigmoid", "tanh": "Tanh", "relu": "Relu"}
+    simple = {"logistic": "Sigmoid", "tanh": "Tanh", "relu": "Relu", "exp": "Exp"}
     if name in simple:
         return node(simple[name], [x], name)
     if name == "leaky_relu":  # max(x, alpha x) for 0 <= alpha < 1 (no double LeakyRelu in ORT)

@@ -1,8 +1,14 @@
 """MLPRegressor: scikit-learn's regressor, trained by bprop.
 
-Identity outputs, one per target column, trained on the squared error
+``loss='squared_error'`` (default): identity outputs, one per target column, trained on
 E_p = 1/2 sum_k (t_k - o_k)^2 with scikit-learn's L2 scaling; ``loss_curve_`` reports it
 as scikit-learn does, divided by the number of outputs (see ``bprop.sklearn._base``).
+
+``loss='poisson'`` (scikit-learn >= 1.7): exp outputs (the log link, ln o = net) trained on
+half the Poisson deviance E_p = sum_k [t_k ln(t_k / o_k) - t_k + o_k]
+(:class:`bprop.core.losses.PoissonDeviance`), output delta o - t; targets must be >= 0.
+As in scikit-learn, ``loss_curve_`` reports it summed over the outputs (not divided).
+
 Extensions: as for :class:`~bprop.sklearn.MLPClassifier`, without ``class_weight``.
 """
 
@@ -22,16 +28,16 @@ from bprop.training.parquet import ParquetData
 
 __all__ = ["MLPRegressor"]
 
+#: The losses and their output activations (scikit-learn's ``out_activation_``).
+_LOSSES = {"squared_error": "identity", "poisson": "exp"}
+
 
 class MLPRegressor(RegressorMixin, BaseMLP):
     """Multi-layer perceptron regressor: ``sklearn.neural_network.MLPRegressor``'s API.
 
-    ``loss`` is 'squared_error' (scikit-learn's 'poisson' is not implemented: a
-    ValueError says so). Fitted attributes as :class:`MLPClassifier`, without
-    ``classes_``.
+    ``loss`` is 'squared_error' or 'poisson' (targets >= 0, exp outputs). Fitted
+    attributes as :class:`MLPClassifier`, without ``classes_``.
     """
-
-    _loss_name = "squared_error"
 
     def __init__(
         self,
@@ -97,10 +103,10 @@ class MLPRegressor(RegressorMixin, BaseMLP):
         self.n_threads = n_threads
 
     def _check_params(self) -> None:
-        if self.loss != "squared_error":
+        if self.loss not in _LOSSES:
             raise ValueError(
-                f"loss={self.loss!r} is not supported by bprop's MLPRegressor; use "
-                "'squared_error' (scikit-learn's 'poisson' is not implemented)"
+                f"The 'loss' parameter of MLPRegressor must be a str among "
+                f"{{'squared_error', 'poisson'}}. Got {self.loss!r} instead."
             )
         super()._check_params()
 
@@ -125,14 +131,25 @@ class MLPRegressor(RegressorMixin, BaseMLP):
         if y.ndim == 2 and y.shape[1] == 1:
             y = column_or_1d(y, warn=True)
         T = np.asarray(y, dtype=X.dtype).reshape(len(y), -1)
+        if self.loss == "poisson" and not np.all(T >= 0):
+            raise ValueError(
+                "MLPRegressor(loss='poisson') needs targets y >= 0 (counts or rates); "
+                f"the smallest is {float(T.min())!r}. Use loss='squared_error' for "
+                "targets that can be negative."
+            )
         return self._fit(X, T, sample_weight, incremental=incremental, stratify_ok=False)
 
     @property
     def _out_activation(self) -> Activation:
-        return get_activation("identity")
+        return get_activation(_LOSSES.get(self.loss, "identity"))
+
+    @property
+    def _loss_name(self) -> str:  # type: ignore[override]
+        return "poisson" if self.loss == "poisson" else "squared_error"
 
     def _loss_scale(self, n_outputs: int) -> float:
-        return 1.0 / n_outputs
+        # scikit-learn: squared_loss is 1/2 the mean over outputs, poisson_loss the sum.
+        return 1.0 if self.loss == "poisson" else 1.0 / n_outputs
 
     def _validation_score(self, X_val, y_val, sw_val) -> float:
         y_pred = self.network_.predict(X_val)

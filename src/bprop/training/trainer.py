@@ -289,6 +289,7 @@ class Trainer:
         if X.shape[0] == 0:
             raise ValueError(f"{xname} has no rows")
         T = check_targets(y, X.shape[0], net.n_outputs, net.dtype, yname)
+        self.loss.check_targets(T)
         sw = check_sample_weight(sample_weight, X.shape[0], net.dtype)
         total = float(X.shape[0] if sw is None else sw.sum())
         return ArrayData(X, T, sw, total, self.block_size)
