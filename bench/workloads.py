@@ -1,4 +1,4 @@
-"""The benchmark workloads of issue 6, and one training function per library.
+"""The benchmark workloads, and one training function per library.
 
 Every library trains the same network on the same data (same dtype) with the same number
 of updates; each ``train_*`` function returns the seconds its training call took (model
