@@ -15,6 +15,11 @@ def _write(path, X, y, row_group_size):
     pq.write_table(pa.table({**cols, "y": y}), path, row_group_size=row_group_size)
 
 
+# fitted on named Parquet columns, predicting on a plain array: scikit-learn says so
+NAMES = pytest.mark.filterwarnings("ignore:X does not have valid feature names")
+
+
+@NAMES
 @pytest.mark.parametrize("solver", ["lbfgs", "irprop+"])
 def test_regressor_full_batch_solver_streamed_equals_in_memory(tmp_path, solver):
     rng = np.random.default_rng(0)
@@ -34,6 +39,7 @@ def test_regressor_full_batch_solver_streamed_equals_in_memory(tmp_path, solver)
     assert list(b.feature_names_in_) == ["x0", "x1", "x2", "x3"]
 
 
+@NAMES
 def test_classifier_with_string_labels_adam_one_row_group_equals_in_memory(tmp_path):
     rng = np.random.default_rng(2)
     X = rng.normal(size=(150, 3))

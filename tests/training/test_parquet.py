@@ -155,13 +155,14 @@ def test_evaluate_streams_too(dataset):
     assert t.evaluate(ParquetData(d)) == t.evaluate(X, y)
 
 
-def test_no_block_holds_more_than_one_row_group(dataset):
+@pytest.mark.parametrize(("prefetch", "limit"), [(False, 70), (True, 70 + 70)])
+def test_no_step_holds_more_than_one_row_group_or_two_with_prefetch(dataset, prefetch, limit):
     d, X, y = dataset
-    data = ParquetData(d, batch_rows=20)
+    data = ParquetData(d, batch_rows=20, prefetch=prefetch)
     net = _net()
     for rule, mode in [("lbfgs", "batch"), ("lm", "batch"), ("adam", "minibatch")]:
         source = data.bind(net, 20)
         Trainer(net, loss="squared_error", rule=rule, mode=mode, max_epochs=2).fit(source)
-        assert 0 < source.max_rows_held <= 70 < len(X)
+        assert 0 < source.max_rows_held <= limit < len(X)
     with pytest.raises(ParquetDataError, match="no column 'label'"):
         ParquetData(d, target="label")

@@ -31,6 +31,7 @@ from __future__ import annotations
 
 import os
 from collections.abc import Callable, Iterator, Sequence
+from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
@@ -153,6 +154,9 @@ class ParquetData(ParquetDataset):
         A fitted transformer (``transform(DataFrame) -> array``, e.g. a ColumnTransformer
         fitted by :func:`bprop.sklearn.streaming.fit_streaming`) applied to each block's
         feature columns, read as a pandas DataFrame; the network's inputs are its outputs.
+    prefetch:
+        Read the next row group in a background thread while the current one trains
+        (pyarrow decodes without the GIL); memory then holds two row groups.
     """
 
     def __init__(
@@ -167,9 +171,11 @@ class ParquetData(ParquetDataset):
         validation: str | os.PathLike | ParquetData | None = None,
         seed: int = 0,
         transform: Any = None,
+        prefetch: bool = True,
     ) -> None:
         super().__init__(path)
         self.transform = transform
+        self.prefetch = bool(prefetch)
         self.target = [target] if isinstance(target, str) else list(target)
         if not self.target:
             raise ParquetDataError("target must name at least one column")
@@ -395,12 +401,28 @@ class ParquetSource:
         self.max_rows_held = max(self.max_rows_held, n)
         return X, T, s
 
+    def _read_all(self, units: Sequence[_Unit]) -> Iterator[Block]:
+        """The row groups ``units`` read in turn; with ``prefetch``, a thread reads the next
+        one while the caller works on the current (two row groups in memory)."""
+        if not self.data.prefetch or len(units) < 2:
+            for unit in units:
+                yield self.read(unit)
+            return
+        with ThreadPoolExecutor(1, thread_name_prefix="bprop-prefetch") as pool:
+            pending = pool.submit(self.read, units[0])
+            for k in range(1, len(units)):
+                current = pending.result()
+                pending = pool.submit(self.read, units[k])
+                held = current[0].shape[0] + units[k].n_rows
+                self.max_rows_held = max(self.max_rows_held, held)
+                yield current
+            yield pending.result()
+
     def _blocks(self, rows: int) -> Iterator[Block]:
         """The rows in dataset order, re-cut into blocks of exactly ``rows`` rows."""
         pending: list[Block] = []
         n_pending = 0
-        for unit in self.data.units:
-            X, T, s = self.read(unit)
+        for X, T, s in self._read_all(self.data.units):
             start = 0
             if n_pending:  # complete the block begun in the previous row group
                 take = min(rows - n_pending, X.shape[0])
@@ -440,8 +462,7 @@ class ParquetSource:
     def chunks(self, rng: np.random.Generator, shuffle: bool) -> Iterator[Chunk]:
         units = self.data.units
         order = rng.permutation(len(units)) if shuffle else range(len(units))
-        for i in order:
-            X, T, s = self.read(units[i])
+        for X, T, s in self._read_all([units[i] for i in order]):
             if X.shape[0]:
                 yield Chunk(X, T, s, rng.permutation(X.shape[0]) if shuffle else None)
 
