@@ -102,9 +102,9 @@ def test_up_strips_needs_s_successive_increases_at_strip_ends():
     ("make", "message"),
     [
         (lambda: EarlyStopping(patience=0), "patience must be a positive integer"),
-        (lambda: GeneralizationLoss(alpha=-1), "alpha must be > 0"),
+        (lambda: GeneralizationLoss(alpha=-1), "alpha must be finite and > 0"),
         (lambda: UpStrips(s=0), "s must be a positive integer"),
-        (lambda: TargetError(-0.1), "target must be >= 0"),
+        (lambda: TargetError(-0.1), "target must be finite and >= 0"),
     ],
 )
 def test_bad_parameters(make, message):

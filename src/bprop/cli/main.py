@@ -33,9 +33,9 @@ def _emit(args: argparse.Namespace, text: str) -> None:
 
 
 def _emit_json(data: Any) -> None:
-    from bprop.training.checkpoint import jsonable
+    from bprop.files.jsonsafe import to_json
 
-    print(json.dumps(jsonable(data), indent=2, allow_nan=False))
+    print(json.dumps(to_json(data), indent=2, allow_nan=False))
 
 
 def _load_tabular(path: str):

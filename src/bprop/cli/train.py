@@ -156,10 +156,10 @@ def train(args: argparse.Namespace) -> int:
 
     from bprop.core.network import as_float_dtype
     from bprop.files import ModelFileError
+    from bprop.files.jsonsafe import to_json as jsonable
     from bprop.sklearn.tabular import Preprocessing, TabularModel, read_table
     from bprop.training.checkpoint import (
         CheckpointCallback,
-        jsonable,
         load_checkpoint,
         restore,
         training_finished,

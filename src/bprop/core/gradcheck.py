@@ -17,9 +17,9 @@ from __future__ import annotations
 
 import numpy as np
 
-from bprop.core.data import check_sample_weight, check_targets
 from bprop.core.losses import Loss, default_loss, get_loss
 from bprop.core.network import Network
+from bprop.core.validation import check_sample_weight, check_targets
 
 __all__ = ["gradcheck", "numeric_gradient"]
 

@@ -20,7 +20,8 @@ Two shapes of rule exist:
   :class:`~bprop.optim.stop.Stop` or None; ``run`` returns the Stop that ended it.
 
 Hyperparameters are validated at construction with a ValueError that names the rule and
-the value.
+the value (:mod:`bprop.core.validation`; ``check_positive`` and ``check_in_range`` are
+also importable from here).
 
 Hyperparameters and state are kept apart (as ``torch.optim`` keeps ``param_groups`` apart
 from ``state``): a rule object holds only its hyperparameters and is never changed by
@@ -39,6 +40,7 @@ from typing import Any, ClassVar, Protocol
 
 import numpy as np
 
+from bprop.core.validation import check_in_range, check_positive
 from bprop.optim.stop import Stop
 
 __all__ = [
@@ -127,31 +129,3 @@ class ClosureRule(_Rule):
         None. Returns the Stop that ended the run: ``on_iteration``'s, or the solver's own
         (plain text is accepted and recorded as ``StopReason.SOLVER``)."""
         raise NotImplementedError
-
-
-def check_positive(rule: str, name: str, value: float, *, allow_zero: bool = False) -> float:
-    """value as a float if > 0 (>= 0 with allow_zero), else a ValueError naming rule and value."""
-    try:
-        v = float(value)
-    except (TypeError, ValueError):
-        raise ValueError(f"{rule}: {name} must be a number, got {value!r}") from None
-    ok = v >= 0 if allow_zero else v > 0
-    if not ok or not np.isfinite(v):
-        bound = ">= 0" if allow_zero else "> 0"
-        raise ValueError(f"{rule}: {name} must be finite and {bound}, got {value!r}")
-    return v
-
-
-def check_in_range(
-    rule: str, name: str, value: float, low: float, high: float, *, closed_high: bool = False
-) -> float:
-    """value as a float if low <= value < high (<= high with closed_high), else a ValueError."""
-    try:
-        v = float(value)
-    except (TypeError, ValueError):
-        raise ValueError(f"{rule}: {name} must be a number, got {value!r}") from None
-    ok = low <= v <= high if closed_high else low <= v < high
-    if not ok:
-        bracket = "]" if closed_high else ")"
-        raise ValueError(f"{rule}: {name} must be in [{low}, {high}{bracket}, got {value!r}")
-    return v

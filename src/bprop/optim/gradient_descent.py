@@ -21,7 +21,8 @@ from dataclasses import dataclass
 
 import numpy as np
 
-from bprop.optim.base import LearningRateState, UpdateRule, check_in_range, check_positive
+from bprop.core.validation import check_in_range, check_positive
+from bprop.optim.base import LearningRateState, UpdateRule
 
 __all__ = ["GradientDescent", "Momentum", "Nesterov", "MomentumState"]
 

@@ -49,7 +49,8 @@ from typing import Any
 import numpy as np
 import scipy.optimize
 
-from bprop.optim.base import ClosureRule, check_positive
+from bprop.core.validation import check_positive, positive_int
+from bprop.optim.base import ClosureRule
 from bprop.optim.stop import Stop, StopReason
 
 __all__ = ["LBFGS", "LBFGSState"]
@@ -82,9 +83,9 @@ class LBFGS(ClosureRule):
         gtol: float = 1e-5,
         ftol: float = 2.220446049250313e-09,
     ) -> None:
-        self.max_iter = _positive_int(self.name, "max_iter", max_iter)
-        self.max_fun = _positive_int(self.name, "max_fun", max_fun)
-        self.memory = _positive_int(self.name, "memory", memory)
+        self.max_iter = positive_int(self.name, "max_iter", max_iter)
+        self.max_fun = positive_int(self.name, "max_fun", max_fun)
+        self.memory = positive_int(self.name, "memory", memory)
         self.gtol = check_positive(self.name, "gtol", gtol, allow_zero=True)
         self.ftol = check_positive(self.name, "ftol", ftol, allow_zero=True)
 
@@ -155,9 +156,3 @@ class LBFGS(ClosureRule):
         np.copyto(params, result.x)
         reason = _SCIPY_STATUS.get(state.status, StopReason.SOLVER)
         return Stop(reason, _PREFIX + state.message)
-
-
-def _positive_int(rule: str, name: str, value: object) -> int:
-    if isinstance(value, bool) or not isinstance(value, int | np.integer) or value < 1:
-        raise ValueError(f"{rule}: {name} must be a positive integer, got {value!r}")
-    return int(value)

@@ -46,7 +46,8 @@ from typing import Any
 import numpy as np
 import scipy.linalg
 
-from bprop.optim.base import ClosureRule, check_positive
+from bprop.core.validation import check_positive
+from bprop.optim.base import ClosureRule
 from bprop.optim.stop import Stop, StopReason
 
 __all__ = ["LevenbergMarquardt", "LMState"]

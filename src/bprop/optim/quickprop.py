@@ -47,7 +47,8 @@ from dataclasses import dataclass
 
 import numpy as np
 
-from bprop.optim.base import LearningRateState, UpdateRule, check_positive
+from bprop.core.validation import check_positive
+from bprop.optim.base import LearningRateState, UpdateRule
 
 __all__ = ["Quickprop", "QuickpropState"]
 

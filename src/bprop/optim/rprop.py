@@ -63,7 +63,8 @@ from dataclasses import dataclass
 
 import numpy as np
 
-from bprop.optim.base import UpdateRule, check_positive
+from bprop.core.validation import check_positive
+from bprop.optim.base import UpdateRule
 
 __all__ = ["IRpropMinus", "IRpropPlus", "RpropMinus", "RpropPlus", "RpropState"]
 

@@ -33,7 +33,7 @@ from typing import TYPE_CHECKING
 
 import numpy as np
 
-from bprop.optim.base import check_positive
+from bprop.core.validation import check_in_range, check_positive, positive_int
 
 if TYPE_CHECKING:
     from bprop.training.history import History
@@ -64,18 +64,8 @@ class Schedule:
         return f"{type(self).__name__}({args})"
 
 
-def _positive_int(owner: str, name: str, value: object) -> int:
-    if isinstance(value, bool) or not isinstance(value, int | np.integer) or value < 1:
-        raise ValueError(f"{owner}: {name} must be a positive integer, got {value!r}")
-    return int(value)
-
-
 def _in_open_unit(owner: str, name: str, value: float, *, closed_high: bool = False) -> float:
-    v = check_positive(owner, name, value)
-    if v > 1.0 or (v == 1.0 and not closed_high):
-        bound = "(0, 1]" if closed_high else "(0, 1)"
-        raise ValueError(f"{owner}: {name} must be in {bound}, got {value!r}")
-    return v
+    return check_in_range(owner, name, value, 0.0, 1.0, open_low=True, closed_high=closed_high)
 
 
 class Constant(Schedule):
@@ -105,7 +95,7 @@ class StepDecay(Schedule):
     def __init__(self, learning_rate: float, drop: float = 0.5, every: int = 10) -> None:
         self.learning_rate = check_positive("StepDecay", "learning_rate", learning_rate)
         self.drop = _in_open_unit("StepDecay", "drop", drop)
-        self.every = _positive_int("StepDecay", "every", every)
+        self.every = positive_int("StepDecay", "every", every)
 
     def rate(self, epoch, history):
         return self.learning_rate * self.drop ** ((epoch - 1) // self.every)
@@ -145,13 +135,9 @@ class ReduceOnPlateau(Schedule):
         owner = "ReduceOnPlateau"
         self.learning_rate = check_positive(owner, "learning_rate", learning_rate)
         self.factor = _in_open_unit(owner, "factor", factor)
-        self.patience = _positive_int(owner, "patience", patience)
-        self.threshold = check_positive(owner, "threshold", threshold, allow_zero=True)
-        if self.threshold >= 1.0:
-            raise ValueError(f"{owner}: threshold must be in [0, 1), got {threshold!r}")
-        if isinstance(cooldown, bool) or not isinstance(cooldown, int | np.integer) or cooldown < 0:
-            raise ValueError(f"{owner}: cooldown must be an integer >= 0, got {cooldown!r}")
-        self.cooldown = int(cooldown)
+        self.patience = positive_int(owner, "patience", patience)
+        self.threshold = check_in_range(owner, "threshold", threshold, 0.0, 1.0)
+        self.cooldown = positive_int(owner, "cooldown", cooldown, low=0)
         self.min_lr = check_positive(owner, "min_lr", min_lr, allow_zero=True)
         if self.min_lr > self.learning_rate:
             raise ValueError(

@@ -30,7 +30,6 @@ mean over patterns); scikit-learn weights them by their row counts. The gradient
 
 from __future__ import annotations
 
-import numbers
 import warnings
 from itertools import pairwise
 from typing import Any
@@ -46,6 +45,7 @@ from sklearn.utils.validation import _check_sample_weight, check_is_fitted, vali
 from bprop.core.activations import Activation, get_activation
 from bprop.core.losses import get_loss
 from bprop.core.network import Network
+from bprop.core.validation import check_interval, is_int, positive_int
 from bprop.optim import ClosureRule
 from bprop.sklearn._monitor import SklearnMonitor
 from bprop.sklearn._solvers import (
@@ -80,31 +80,33 @@ class BaseMLP(BaseEstimator):
         if not isinstance(act, str | Activation):
             raise ValueError(f"activation must be a name or a bprop Activation, got {act!r}")
         get_activation(act)
-        _number("alpha", self.alpha, low=0.0)
+        check_interval("alpha", self.alpha, low=0.0)
         bs = self.batch_size
-        if not (bs == "auto" if isinstance(bs, str) else _is_int(bs) and bs >= 1):
+        if not (bs == "auto" if isinstance(bs, str) else is_int(bs) and bs >= 1):
             raise ValueError(f"batch_size must be 'auto' or a positive integer, got {bs!r}")
         if self.learning_rate not in _SCHEDULES:
             raise ValueError(
                 f"learning_rate must be one of {', '.join(_SCHEDULES)}, got {self.learning_rate!r}"
             )
-        _number("learning_rate_init", self.learning_rate_init, low=0.0, open_low=True)
-        _number("power_t", self.power_t, low=0.0)
-        _integer("max_iter", self.max_iter)
-        _number("tol", self.tol, low=0.0)
-        _number("momentum", self.momentum, low=0.0, high=1.0)
-        _number("validation_fraction", self.validation_fraction, low=0.0, high=1.0, open_high=True)
-        _number("beta_1", self.beta_1, low=0.0, high=1.0, open_high=True)
-        _number("beta_2", self.beta_2, low=0.0, high=1.0, open_high=True)
-        _number("epsilon", self.epsilon, low=0.0, open_low=True)
-        if not (self.n_iter_no_change == np.inf or _is_int(self.n_iter_no_change)) or (
+        check_interval("learning_rate_init", self.learning_rate_init, low=0.0, open_low=True)
+        check_interval("power_t", self.power_t, low=0.0)
+        positive_int(None, "max_iter", self.max_iter)
+        check_interval("tol", self.tol, low=0.0)
+        check_interval("momentum", self.momentum, low=0.0, high=1.0)
+        check_interval(
+            "validation_fraction", self.validation_fraction, low=0.0, high=1.0, open_high=True
+        )
+        check_interval("beta_1", self.beta_1, low=0.0, high=1.0, open_high=True)
+        check_interval("beta_2", self.beta_2, low=0.0, high=1.0, open_high=True)
+        check_interval("epsilon", self.epsilon, low=0.0, open_low=True)
+        if not (self.n_iter_no_change == np.inf or is_int(self.n_iter_no_change)) or (
             self.n_iter_no_change < 1
         ):
             raise ValueError(
                 f"n_iter_no_change must be a positive integer or np.inf, "
                 f"got {self.n_iter_no_change!r}"
             )
-        _integer("max_fun", self.max_fun)
+        positive_int(None, "max_fun", self.max_fun)
         if self.solver_params is not None and not isinstance(self.solver_params, dict):
             raise ValueError(f"solver_params must be a dict or None, got {self.solver_params!r}")
         for criterion in self._stopping():
@@ -121,7 +123,7 @@ class BaseMLP(BaseEstimator):
         h = self.hidden_layer_sizes
         sizes = [h] if not hasattr(h, "__iter__") else list(h)
         for s in sizes:
-            if not _is_int(s) or s < 1:
+            if not is_int(s) or s < 1:
                 raise ValueError(f"hidden_layer_sizes must be > 0, got {self.hidden_layer_sizes}.")
         return [int(s) for s in sizes]
 
@@ -438,31 +440,3 @@ def _dense(X: Any) -> np.ndarray:
     if sp.issparse(X):
         X = X.toarray()
     return np.ascontiguousarray(X)
-
-
-def _is_int(v: Any) -> bool:
-    return isinstance(v, numbers.Integral) and not isinstance(v, bool)
-
-
-def _integer(name: str, value: Any) -> None:
-    if not _is_int(value) or value < 1:
-        raise ValueError(f"{name} must be a positive integer, got {value!r}")
-
-
-def _number(
-    name: str,
-    value: Any,
-    *,
-    low: float,
-    high: float = np.inf,
-    open_low: bool = False,
-    open_high: bool = False,
-) -> None:
-    ok = isinstance(value, numbers.Real) and not isinstance(value, bool) and not np.isnan(value)
-    if ok:
-        ok = (value > low if open_low else value >= low) and (
-            value < high if open_high else value <= high
-        )
-    if not ok:
-        lo, hi = "(" if open_low else "[", ")" if open_high else "]"
-        raise ValueError(f"{name} must be a number in {lo}{low}, {high}{hi}, got {value!r}")

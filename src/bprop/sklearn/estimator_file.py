@@ -33,6 +33,7 @@ from typing import Any
 import numpy as np
 
 from bprop.files import ModelFileError
+from bprop.files.jsonsafe import NON_FINITE
 from bprop.training.model_file import ModelFile, write_model_file
 
 __all__ = ["ESTIMATORS", "load_estimator", "save_estimator"]
@@ -86,7 +87,7 @@ def _decode(value: Any, tensors: dict[str, np.ndarray]) -> Any:
         return [_decode(v, tensors) for v in value]
     if isinstance(value, dict) and len(value) == 1:
         ((tag, inner),) = value.items()
-        if tag == "float" and inner in ("inf", "-inf", "nan"):
+        if tag == "float" and inner in NON_FINITE:
             return float(inner)
         if tag == "tuple" and isinstance(inner, list):
             return tuple(_decode(v, tensors) for v in inner)

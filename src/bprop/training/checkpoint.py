@@ -10,7 +10,7 @@ A checkpoint is a bprop model file (:mod:`bprop.training.model_file`, kind "chec
   is a dataclass of NumPy arrays, lists of arrays and scalars (int, float, bool, str, None)
   can be checkpointed: arrays become tensors ``rule_state.<field>`` (``.<i>`` for list
   items), scalars (and strings) go into the JSON metadata (non-finite floats as "inf",
-  "-inf", "nan");
+  "-inf", "nan": :mod:`bprop.files.jsonsafe`);
 - the epoch count, the history (tensor ``history``) and the best validation loss and
   weights so far (``best_params``, for early stopping that restores the best epoch);
 - the state of the trainer's random generator (PCG64 or PCG64DXSM; 128-bit integers as
@@ -25,7 +25,6 @@ shapes and dtypes match the trainer being resumed; a mismatch is a ModelFileErro
 from __future__ import annotations
 
 import dataclasses
-import math
 import os
 from collections import deque
 from collections.abc import Callable
@@ -34,7 +33,9 @@ from typing import Any
 
 import numpy as np
 
+from bprop.core.validation import positive_int
 from bprop.files import ModelFileError
+from bprop.files.jsonsafe import decode_float, encode_float, to_json
 from bprop.optim.base import LearningRateState
 from bprop.training.history import EpochRecord, History
 from bprop.training.model_file import ModelFile, read_model_file, write_model_file
@@ -51,36 +52,6 @@ __all__ = [
 ]
 
 _RNG_TYPES = ("PCG64", "PCG64DXSM")
-
-
-def _encode_float(x: float) -> float | str:
-    x = float(x)
-    return x if math.isfinite(x) else str(x)  # 'inf', '-inf', 'nan'
-
-
-def _decode_float(x: object, what: str) -> float:
-    if isinstance(x, str) and x in ("inf", "-inf", "nan"):
-        return float(x)
-    if isinstance(x, int | float) and not isinstance(x, bool):
-        return float(x)
-    raise ValueError(f"{what}: expected a number, got {x!r}")
-
-
-def jsonable(x: Any) -> Any:
-    """Hyperparameters and settings as JSON-safe data (non-finite floats as strings)."""
-    if isinstance(x, np.generic):
-        x = x.item()
-    if isinstance(x, bool | int | str) or x is None:
-        return x
-    if isinstance(x, float):
-        return _encode_float(x)
-    if isinstance(x, dict):
-        return {str(k): jsonable(v) for k, v in x.items()}
-    if isinstance(x, list | tuple):
-        return [jsonable(v) for v in x]
-    if isinstance(x, np.ndarray) and x.size <= 64:
-        return jsonable(x.tolist())
-    return repr(x)
 
 
 # ---------------------------------------------------------------------------- rule state
@@ -110,7 +81,7 @@ def _state_to_parts(state: Any) -> tuple[dict[str, Any], dict[str, np.ndarray]]:
             fields[f.name] = {"kind": "str", "value": v}
         elif isinstance(v, float | np.floating):
             dtype = np.asarray(v).dtype.name
-            fields[f.name] = {"kind": "float", "value": _encode_float(v), "dtype": dtype}
+            fields[f.name] = {"kind": "float", "value": encode_float(v), "dtype": dtype}
         elif isinstance(v, list | tuple | deque) and all(isinstance(a, np.ndarray) for a in v):
             kind = "deque" if isinstance(v, deque) else type(v).__name__
             entry: dict[str, Any] = {"kind": kind, "length": len(v)}
@@ -179,7 +150,7 @@ def _state_from_parts(path: str, fresh: Any, meta: object, tensors: dict[str, np
             values[name] = entry["value"]
         elif kind == "float" and entry.get("dtype") in ("float64", "float32"):
             try:
-                x = _decode_float(entry.get("value"), f"rule state field {name!r}")
+                x = decode_float(entry.get("value"), f"rule state field {name!r}")
             except ValueError as exc:
                 raise ModelFileError(path, str(exc)) from None
             values[name] = np.dtype(entry["dtype"]).type(x) if entry["dtype"] == "float32" else x
@@ -265,11 +236,11 @@ def save_checkpoint(
         "epoch": int(state.epoch),
         "rule": {
             "name": trainer.rule.name,
-            "hyperparameters": jsonable(trainer.rule.hyperparameters()),
+            "hyperparameters": to_json(trainer.rule.hyperparameters()),
         },
         "rule_state": rule_meta,
         "rng": _rng_to_json(trainer.rng),
-        "best_val_loss": _encode_float(state.best_val_loss),
+        "best_val_loss": encode_float(state.best_val_loss),
     }
     write_model_file(
         path,
@@ -342,7 +313,7 @@ def restore(trainer: Any, checkpoint: Checkpoint | str | os.PathLike) -> Checkpo
     ):
         raise ModelFileError(path, f"checkpoint network {mf.network!r} does not match {net!r}")
     rule_name, hp = info["rule"]["name"], info["rule"].get("hyperparameters")
-    ours = jsonable(trainer.rule.hyperparameters())
+    ours = to_json(trainer.rule.hyperparameters())
     fresh = trainer.rule.init(net.n_params, net.dtype)
     saved_state = info["rule_state"]
     legacy_lr = _legacy_learning_rate(fresh, saved_state, hp)
@@ -352,7 +323,7 @@ def restore(trainer: Any, checkpoint: Checkpoint | str | os.PathLike) -> Checkpo
         raise ModelFileError(
             path,
             f"checkpoint was made with rule {rule_name!r} {hp!r}, not "
-            f"{trainer.rule.name!r} {jsonable(trainer.rule.hyperparameters())!r}",
+            f"{trainer.rule.name!r} {to_json(trainer.rule.hyperparameters())!r}",
         )
     if ck.metadata.get("loss") != trainer.loss.name:
         raise ModelFileError(path, f"checkpoint loss {ck.metadata.get('loss')!r} differs")
@@ -362,7 +333,7 @@ def restore(trainer: Any, checkpoint: Checkpoint | str | os.PathLike) -> Checkpo
         saved_state = {**saved_state, "fields": {**saved_state["fields"], "learning_rate": entry}}
     rule_state = _state_from_parts(path, fresh, saved_state, state_tensors)
     try:
-        best_val = _decode_float(info["best_val_loss"], "best_val_loss")
+        best_val = decode_float(info["best_val_loss"], "best_val_loss")
     except ValueError as exc:
         raise ModelFileError(path, str(exc)) from None
     rng = _rng_from_json(path, info["rng"])
@@ -420,8 +391,7 @@ class CheckpointCallback:
         every: int = 1,
         extra: dict[str, Any] | Callable[[], dict[str, Any]] | None = None,
     ) -> None:
-        if isinstance(every, bool) or not isinstance(every, int) or every < 1:
-            raise ValueError(f"checkpoint interval must be a positive integer, got {every!r}")
+        every = positive_int(None, "checkpoint interval", every)
         self.path, self.every, self.extra = path, every, extra
 
     def __call__(self, trainer: Any, record: EpochRecord) -> None:

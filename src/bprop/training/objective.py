@@ -6,9 +6,10 @@ minimise
     F(w) = (1 / S) sum_p s_p E_p(w) + lambda / 2 ||w_weights||^2      (S = sum_p s_p)
 
 (with ``weight_decay_scaling='sum'`` the L2 term is lambda / (2 S) ||w_weights||^2, as
-scikit-learn's ``alpha``). Sums over the training set come from the data source
-(:mod:`bprop.training.sources`), block by block, so memory stays bounded and the rows may
-live anywhere (arrays, a streamed Parquet dataset).
+scikit-learn's ``alpha``; both computed by
+:class:`~bprop.training.regularization.L2Penalty`). Sums over the training set come from
+the data source (:mod:`bprop.training.sources`), block by block, so memory stays bounded
+and the rows may live anywhere (arrays, a streamed Parquet dataset).
 """
 
 from __future__ import annotations
@@ -18,6 +19,7 @@ import numpy as np
 from bprop.core.losses import Loss
 from bprop.core.network import Network
 from bprop.training.metrics import AccuracyCounter
+from bprop.training.regularization import L2Penalty
 from bprop.training.sources import DataSource
 
 __all__ = ["FullBatchObjective"]
@@ -47,8 +49,7 @@ class FullBatchObjective:
         self.network = network
         self.loss = loss
         self.data = data
-        self.decay = decay
-        self.weight_decay_scaling = weight_decay_scaling
+        self.l2 = L2Penalty(decay, weight_decay_scaling)
         self.counter = counter
         self.n_params = self.network.n_params
         self.n_evaluations = 0
@@ -65,34 +66,18 @@ class FullBatchObjective:
         E, correct = sums.error, sums.correct
         self.n_evaluations += 1
         self.last_params = net.params.copy()
-        scale = 1.0 / self.data.weight_total
-        grad = sums.gradient * scale
-        self.last_loss = E * scale
+        S = self.data.weight_total
+        grad = np.array(sums.gradient)
+        self.last_penalty = self.l2.mean_gradient(grad, net.params, S)
+        self.last_loss = E * (1.0 / S)
         self.last_correct = correct
-        value = self.last_loss
-        self.last_penalty = 0.0
-        decay = self._decay_vector()
-        if decay is not None:
-            w = decay * net.params
-            penalty = 0.5 * float(w @ net.params)  # in the objective's units (a mean)
-            grad += w
-            value += penalty
-            self.last_penalty = penalty * self.data.weight_total
-        return value, grad
+        return self.last_loss + self.last_penalty / S, grad
 
     # The solvers that drive the epochs themselves (L-BFGS, Levenberg-Marquardt) use these.
     def at(self, params: np.ndarray) -> None:
         """Make ``last_loss``, ``last_correct``, ``last_penalty`` those of ``params``."""
         if self.last_params is None or not np.array_equal(params, self.last_params):
             self.value(params)
-
-    def _decay_vector(self) -> np.ndarray | None:
-        """lambda on weights, 0 on biases, in the units of the objective (lambda / S with
-        ``weight_decay_scaling='sum'``); None without weight decay."""
-        decay = self.decay
-        if decay is not None and self.weight_decay_scaling == "sum":
-            decay = decay / self.data.weight_total
-        return decay
 
     def value(self, params: np.ndarray) -> float:
         """The objective at ``params`` by forward passes only (no gradient)."""
@@ -105,10 +90,8 @@ class FullBatchObjective:
         self.last_params = net.params.copy()
         self.last_loss = mean
         self.last_correct = 0.0 if self.counter is None else correct / S * S
-        decay = self._decay_vector()
-        penalty = 0.0 if decay is None else 0.5 * float((decay * net.params) @ net.params)
-        self.last_penalty = penalty * S
-        return mean + penalty
+        self.last_penalty = self.l2.penalty(net.params, S)
+        return mean + self.last_penalty / S
 
     def gauss_newton(self, params: np.ndarray) -> tuple[float, np.ndarray, np.ndarray]:
         """(F, S grad F, S (J^T J / S + L2 Hessian)) at ``params``, for Levenberg-Marquardt.
@@ -121,10 +104,10 @@ class FullBatchObjective:
             net.params[...] = params
         half_sq, b, A = d.gauss_newton(net, self.loss)
         self.n_evaluations += 1
-        F = half_sq / d.weight_total
-        decay = self._decay_vector()
-        if decay is not None:
-            F += 0.5 * float((decay * net.params) @ net.params)
-            b += d.weight_total * decay * net.params
-            A[np.diag_indices_from(A)] += d.weight_total * decay
+        S = d.weight_total
+        F = half_sq / S
+        if self.l2.active:
+            F += self.l2.penalty(net.params, S) / S
+            b += self.l2.gradient_sum(net.params, S)
+            A[np.diag_indices_from(A)] += self.l2.hessian_diagonal(S)
         return F, b, A

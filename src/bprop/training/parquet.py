@@ -39,10 +39,10 @@ from typing import Any
 import numpy as np
 
 from bprop.core.activations import Activation
-from bprop.core.data import check_targets
 from bprop.core.jacobian import gauss_newton_rows, gauss_newton_sum
 from bprop.core.losses import Loss
 from bprop.core.network import Network
+from bprop.core.validation import check_targets
 from bprop.training.metrics import AccuracyCounter
 from bprop.training.sources import (
     Block,

@@ -29,6 +29,7 @@ from typing import TYPE_CHECKING
 
 import numpy as np
 
+from bprop.core.validation import check_positive, positive_int
 from bprop.optim.stop import Stop, StopReason, as_stop
 
 if TYPE_CHECKING:
@@ -70,24 +71,11 @@ def max_epochs_reached(n: int) -> Stop:
     return Stop(StopReason.MAX_EPOCHS, f"max_epochs: reached {n} epochs")
 
 
-def _positive(name: str, value: float, allow_zero: bool = False) -> float:
-    v = float(value)
-    if not np.isfinite(v) or v < 0 or (v == 0 and not allow_zero):
-        raise ValueError(f"{name} must be {'>= 0' if allow_zero else '> 0'}, got {value!r}")
-    return v
-
-
-def _positive_int(name: str, value: int) -> int:
-    if isinstance(value, bool) or not isinstance(value, int | np.integer) or value < 1:
-        raise ValueError(f"{name} must be a positive integer, got {value!r}")
-    return int(value)
-
-
 class TargetError(StoppingCriterion):
     """Stop when the training error (mean per pattern) is <= ``target``."""
 
     def __init__(self, target: float) -> None:
-        self.target = _positive("TargetError: target", target, allow_zero=True)
+        self.target = check_positive("TargetError", "target", target, allow_zero=True)
 
     def check(self, history):
         if history.records[-1].loss <= self.target:
@@ -121,8 +109,8 @@ class EarlyStopping(StoppingCriterion):
     needs_validation = True
 
     def __init__(self, patience: int = 10, min_delta: float = 0.0, restore_best: bool = True):
-        self.patience = _positive_int("EarlyStopping: patience", patience)
-        self.min_delta = _positive("EarlyStopping: min_delta", min_delta, allow_zero=True)
+        self.patience = positive_int("EarlyStopping", "patience", patience)
+        self.min_delta = check_positive("EarlyStopping", "min_delta", min_delta, allow_zero=True)
         self.restore_best = bool(restore_best)
 
     def check(self, history):
@@ -165,7 +153,7 @@ class GeneralizationLoss(StoppingCriterion):
     needs_validation = True
 
     def __init__(self, alpha: float = 5.0, restore_best: bool = True) -> None:
-        self.alpha = _positive("GeneralizationLoss: alpha", alpha)
+        self.alpha = check_positive("GeneralizationLoss", "alpha", alpha)
         self.restore_best = bool(restore_best)
 
     def check(self, history):
@@ -182,8 +170,8 @@ class ProgressQuotient(StoppingCriterion):
     needs_validation = True
 
     def __init__(self, alpha: float = 0.5, strip: int = 5, restore_best: bool = True) -> None:
-        self.alpha = _positive("ProgressQuotient: alpha", alpha)
-        self.strip = _positive_int("ProgressQuotient: strip", strip)
+        self.alpha = check_positive("ProgressQuotient", "alpha", alpha)
+        self.strip = positive_int("ProgressQuotient", "strip", strip)
         self.restore_best = bool(restore_best)
 
     def check(self, history):
@@ -205,8 +193,8 @@ class UpStrips(StoppingCriterion):
     needs_validation = True
 
     def __init__(self, s: int = 3, strip: int = 5, restore_best: bool = True) -> None:
-        self.s = _positive_int("UpStrips: s", s)
-        self.strip = _positive_int("UpStrips: strip", strip)
+        self.s = positive_int("UpStrips", "s", s)
+        self.strip = positive_int("UpStrips", "strip", strip)
         self.restore_best = bool(restore_best)
 
     def check(self, history):

@@ -35,15 +35,16 @@ from typing import Any
 
 import numpy as np
 
-from bprop.core.data import check_sample_weight, check_targets
 from bprop.core.losses import Loss, default_loss, get_loss
 from bprop.core.network import Network
+from bprop.core.validation import check_sample_weight, check_targets, positive_int
 from bprop.optim import ClosureRule, UpdateRule, get_rule
-from bprop.optim.base import LearningRateState, check_positive, current_learning_rate
+from bprop.optim.base import LearningRateState, current_learning_rate
 from bprop.training import fast
 from bprop.training.history import EpochRecord, History
 from bprop.training.metrics import AccuracyCounter
 from bprop.training.objective import FullBatchObjective
+from bprop.training.regularization import L2Penalty
 from bprop.training.sources import ArrayData, BindableData, Chunk, DataSource, StepSource
 from bprop.training.stopping import (
     Stop,
@@ -102,7 +103,8 @@ class Trainer:
     weight_decay:
         L2 coefficient lambda (on weights, not biases).
     weight_decay_scaling:
-        Where the penalty lambda/2 ||w||^2 enters a block's objective. 'mean' (default):
+        Where the penalty lambda/2 ||w||^2 enters a block's objective
+        (:class:`~bprop.training.regularization.L2Penalty`). 'mean' (default):
         added to the mean error, g = (1/S_B) sum_p s_p dE_p/dw + lambda w. 'sum': added to
         the summed error, g = (1/S_B) (sum_p s_p dE_p/dw + lambda w), so the decay per
         update shrinks with the block's weight total: scikit-learn's ``alpha``
@@ -166,25 +168,18 @@ class Trainer:
                 f"use mode='batch' (got mode={mode!r})"
             )
         self.mode = mode
-        self.batch_size = _positive_int("batch_size", batch_size)
+        self.batch_size = positive_int(None, "batch_size", batch_size)
         self.shuffle = bool(shuffle)
-        self.max_epochs = _positive_int("max_epochs", max_epochs)
+        self.max_epochs = positive_int(None, "max_epochs", max_epochs)
         if isinstance(stopping, StoppingCriterion):
             stopping = (stopping,)
         for criterion in stopping:
             if not isinstance(criterion, StoppingCriterion):
                 raise ValueError(f"stopping criteria must be StoppingCriterion, got {criterion!r}")
         self.stopping = tuple(stopping)
-        self.weight_decay = check_positive("trainer", "weight_decay", weight_decay, allow_zero=True)
-        self._decay = (
-            network.weight_mask().astype(network.dtype) * self.weight_decay
-            if self.weight_decay > 0
-            else None
-        )
-        if weight_decay_scaling not in ("mean", "sum"):
-            raise ValueError(
-                f"weight_decay_scaling must be 'mean' or 'sum', got {weight_decay_scaling!r}"
-            )
+        self.l2 = L2Penalty.for_network(network, weight_decay, weight_decay_scaling)
+        self.weight_decay = float(weight_decay)
+        self._decay = self.l2.decay  # lambda on weights, 0 on biases (the compiled path's)
         self.weight_decay_scaling = weight_decay_scaling
         self.epoch_penalty = 0.0
         if schedule is not None and not hasattr(self.rule, "learning_rate"):
@@ -206,7 +201,7 @@ class Trainer:
         if block_size is None:
             widest = max(network.sizes) * network.dtype.itemsize
             block_size = int(np.clip((1 << 20) // widest, 1024, 8192))
-        self.block_size = _positive_int("block_size", block_size)
+        self.block_size = positive_int(None, "block_size", block_size)
         self.state: TrainingState | None = None
         self._accuracy: AccuracyCounter | None = None
 
@@ -510,21 +505,10 @@ class Trainer:
             return  # a block of zero-weight patterns carries no information
         net = self.network
         g = net.grad
-        if self._decay is None:
-            g *= 1.0 / weight_total
-        else:
-            wd = self._decay * net.params
-            penalty = 0.5 * float(wd @ net.params)
-            if self.weight_decay_scaling == "sum":  # (sum + lambda w) / S_B
-                g += wd
-                g *= 1.0 / weight_total
-                self.epoch_penalty += penalty
-                E += penalty  # the loss handed to the rule is that of g (iRprop+ compares it)
-            else:  # sum / S_B + lambda w
-                g *= 1.0 / weight_total
-                g += wd
-                self.epoch_penalty += penalty * weight_total
-                E += penalty * weight_total
+        penalty = self.l2.mean_gradient(g, net.params, weight_total)  # g = grad J_B
+        if self.l2.active:
+            self.epoch_penalty += penalty
+            E += penalty  # the loss handed to the rule is that of g (iRprop+ compares it)
         net.params += self.rule.step(g, self.state.rule_state, E / weight_total)
 
     def _block_gradient_sum(self, data: DataSource) -> tuple[float, float]:
@@ -562,9 +546,3 @@ class Trainer:
         if record.val_metric is not None:
             post["val_acc"] = f"{record.val_metric:.3f}"
         return post
-
-
-def _positive_int(name: str, value: object) -> int:
-    if isinstance(value, bool) or not isinstance(value, int | np.integer) or value < 1:
-        raise ValueError(f"{name} must be a positive integer, got {value!r}")
-    return int(value)
