@@ -72,3 +72,21 @@ def test_streamed_fit_refuses_what_it_cannot_do(tmp_path):
     with pytest.warns(ConvergenceWarning):
         est.fit(held)
     assert est.history_.records[0].val_loss is not None
+
+
+def test_streamed_poisson_regressor_refuses_negative_targets(tmp_path):
+    rng = np.random.default_rng(3)
+    X = rng.normal(size=(60, 2))
+    y = rng.poisson(2.0, size=60).astype(float)
+    y[41] = -1.0
+    _write(tmp_path / "p.parquet", X, y, 20)
+    est = MLPRegressor(loss="poisson", hidden_layer_sizes=(3,), max_iter=2)
+    with pytest.raises(
+        ValueError, match=r"p\.parquet: rows 40\.\.59 .*needs targets y >= 0.*-1\.0"
+    ):
+        est.fit(ParquetData(tmp_path / "p.parquet", batch_rows=20))
+    y[41] = 0.0
+    _write(tmp_path / "p.parquet", X, y, 20)
+    with pytest.warns(ConvergenceWarning):
+        est.fit(ParquetData(tmp_path / "p.parquet", batch_rows=20))
+    assert est.out_activation_ == "exp" and np.all(est.predict(X) > 0)

@@ -116,7 +116,8 @@ class MLPRegressor(RegressorMixin, BaseMLP):
         self._check_params()
         if isinstance(X, ParquetData):
             check_no_y(y)
-            return fit_streamed(self, X, len(X.target), None, sample_weight)
+            check = _nonnegative_targets if self.loss == "poisson" else None
+            return fit_streamed(self, X, len(X.target), check, sample_weight)
         return self._fit_regressor(X, y, sample_weight, incremental=False)
 
     @available_if(check_incremental_solver)
@@ -131,12 +132,8 @@ class MLPRegressor(RegressorMixin, BaseMLP):
         if y.ndim == 2 and y.shape[1] == 1:
             y = column_or_1d(y, warn=True)
         T = np.asarray(y, dtype=X.dtype).reshape(len(y), -1)
-        if self.loss == "poisson" and not np.all(T >= 0):
-            raise ValueError(
-                "MLPRegressor(loss='poisson') needs targets y >= 0 (counts or rates); "
-                f"the smallest is {float(T.min())!r}. Use loss='squared_error' for "
-                "targets that can be negative."
-            )
+        if self.loss == "poisson":
+            _nonnegative_targets(T)
         return self._fit(X, T, sample_weight, incremental=incremental, stratify_ok=False)
 
     @property
@@ -166,3 +163,15 @@ class MLPRegressor(RegressorMixin, BaseMLP):
         tags = super().__sklearn_tags__()
         tags.input_tags.sparse = True
         return tags
+
+
+def _nonnegative_targets(y: np.ndarray) -> np.ndarray:
+    """y itself; a ValueError when a target is negative (loss='poisson' needs y >= 0)."""
+    y = np.asarray(y, dtype=float)
+    if not np.all(y >= 0):
+        raise ValueError(
+            "MLPRegressor(loss='poisson') needs targets y >= 0 (counts or rates); "
+            f"the smallest is {float(np.nanmin(y))!r}. Use loss='squared_error' for "
+            "targets that can be negative."
+        )
+    return y
