@@ -507,3 +507,16 @@ def test_lbfgs_out_of_evaluations_warns_from_the_stop_reason():
         est.fit(X, y)
     assert est.history_.stop is StopReason.SOLVER_LIMIT
     assert "EXCEEDS LIMIT" in est.history_.stop_reason
+
+
+def test_autoencoder_transform_is_the_networks_forward_pass():
+    """transform is the code layer's o_j of the network's own forward pass; decoding it
+    gives the network's reconstruction."""
+    from bprop import MLPAutoencoder
+
+    X = np.random.default_rng(0).normal(size=(30, 6))
+    ae = MLPAutoencoder(hidden_layer_sizes=(5, 2, 5), max_iter=3, random_state=0).fit(X)
+    net = ae.network_
+    net.forward(X)
+    np.testing.assert_array_equal(ae.transform(X), net.outputs[ae.code_layer_])
+    np.testing.assert_allclose(ae.inverse_transform(ae.transform(X)), net.predict(X), rtol=1e-12)

@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import copy
+
 import numpy as np
 import pytest
 from threadpoolctl import threadpool_info, threadpool_limits
@@ -87,11 +89,13 @@ def test_autoencoder_transform_runs_under_the_limit(data, monkeypatch):
     ae = MLPAutoencoder((4,), max_iter=2, random_state=0, n_threads=1).fit(X)
     seen: list = []
     first, *rest = ae.network_.activations
+    spy = copy.copy(first)  # an Activation whose forward pass records the BLAS threads
 
-    def spy(Z):
+    def forward(net, out):
         seen.append(_blas_threads())
-        return first(Z)
+        return first.forward(net, out)
 
+    spy.forward = forward
     monkeypatch.setattr(ae.network_, "activations", (spy, *rest))
     with threadpool_limits(2, user_api="blas"):
         ae.transform(X)

@@ -22,6 +22,7 @@ from sklearn.utils.validation import check_array, check_is_fitted
 
 from bprop.core.activations import Activation, get_activation
 from bprop.core.losses import default_loss
+from bprop.core.network import Network
 from bprop.sklearn._base import BaseMLP
 from bprop.sklearn._solvers import check_incremental_solver
 
@@ -162,16 +163,20 @@ class MLPAutoencoder(ClassNamePrefixFeaturesOutMixin, TransformerMixin, BaseMLP)
         return _neg_mse(X_val, self.network_.predict(X_val), sw_val)
 
     # ------------------------------------------------------------------ transform
-    def _run_layers(self, A: np.ndarray, start: int, stop: int) -> np.ndarray:
+    def _part(self, start: int, stop: int) -> Network:
+        """The layers start..stop-1 of the network as a network of their own (a copy)."""
         net = self.network_
         self._sync_network()
-        A = np.asarray(A, dtype=net.dtype)
-        with self._blas_threads(A.shape[0], backward=False):
-            for layer in range(start, stop):
-                Z = A @ net.weights[layer]
-                Z += net.biases[layer]
-                A = net.activations[layer](Z)
-        return A
+        acts = net.activations[start:stop]
+        return Network.from_weights(
+            net.weights[start:stop], net.biases[start:stop], acts[:-1], acts[-1], dtype=net.dtype
+        )
+
+    def _run_layers(self, A: np.ndarray, start: int, stop: int) -> np.ndarray:
+        """o of layer stop-1 for inputs A to layer start, by the network's forward pass."""
+        part = self._part(start, stop)
+        with self._blas_threads(np.shape(A)[0], backward=False):
+            return part.predict(A)
 
     def transform(self, X):
         """The code layer's outputs for X, shape (n, n_components_)."""
