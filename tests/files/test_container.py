@@ -272,7 +272,7 @@ EXPECTED = {
     "header length over the cap": "exceeds the limit",
     "header longer than the file": "header incomplete",
     "header not JSON": "not valid JSON",
-    "header not an object": "not a JSON object",
+    "header not an object": "not a bprop model file",
     "missing layer": "layer 1: weight or bias tensor missing",
     "negative offsets": "outside the data",
     "negative size": "bad layer sizes",

@@ -94,10 +94,7 @@ def _decode(value: Any, tensors: dict[str, np.ndarray]) -> Any:
         if tag == "dict" and isinstance(inner, dict):
             return {k: _decode(v, tensors) for k, v in inner.items()}
         if tag in ("strings", "objects") and isinstance(inner, list):
-            array = np.array(inner)
-            if array.size and array.dtype.kind != "U":
-                raise ValueError("bad string array")
-            return array.astype(object) if tag == "objects" else array.astype(str)
+            return _string_array(inner, tag)
         if tag == "tensor" and isinstance(inner, str) and inner in tensors:
             return tensors[inner]
         if tag == "labels" and isinstance(inner, dict):
@@ -123,6 +120,22 @@ def _decode_labels(inner: dict) -> np.ndarray:
     if labels.dtype.kind == "f" and not np.all(np.isfinite(labels)):
         raise ValueError("class labels must be finite")
     return labels
+
+
+def _string_array(items: list, tag: str) -> np.ndarray:
+    """A 1-D array of the strings ``items``: dtype object for "objects", numpy str for
+    "strings", whose fixed width (the longest item) must not blow up the memory a list of
+    short strings and one long one takes (at most 4 bytes a character, plus 1 MiB)."""
+    if not all(isinstance(v, str) for v in items):
+        raise ValueError("a string array holds a value that is not a string")
+    if tag == "objects":
+        array = np.empty(len(items), dtype=object)
+        array[:] = items
+        return array
+    longest = max(map(len, items), default=1)
+    if len(items) * longest > 4 * sum(map(len, items)) + 2**20:
+        raise ValueError(f"string array of {len(items)} items up to {longest} long is too large")
+    return np.array(items, dtype=f"<U{max(longest, 1)}")
 
 
 def save_estimator(estimator: Any, path: str | os.PathLike) -> None:
@@ -184,25 +197,42 @@ def load_estimator(mf: ModelFile, path: str, classes: dict[str, type]) -> Any:
     if mf.history is not None:
         estimator.history_ = mf.history
     if "label_binarizer" in info:
-        estimator._label_binarizer = _binarizer(path, info["label_binarizer"], attributes)
+        estimator._label_binarizer = _binarizer(
+            path, info["label_binarizer"], attributes, mf.network.n_outputs
+        )
     estimator._link_attributes()
     return estimator
 
 
-def _binarizer(path: str, y_type: object, attributes: dict[str, Any]):
+def _binarizer(path: str, y_type: object, attributes: dict[str, Any], n_outputs: int) -> Any:
+    """The classifier's fitted LabelBinarizer, rebuilt from ``classes_`` and the target
+    kind. The class count must fit the network's outputs (so it is bounded by the file's
+    size: every output has its weights in the file); a multilabel binarizer is set up
+    directly, never by fitting it an identity matrix of the classes."""
     from sklearn.preprocessing import LabelBinarizer
 
     classes = attributes.get("classes_")
-    if classes is None:
-        raise ModelFileError(path, "a classifier without classes_")
-    classes = np.asarray(classes)
+    if not isinstance(classes, np.ndarray) or classes.ndim != 1:
+        raise ModelFileError(path, "a classifier without a one-dimensional classes_ array")
+    n = len(classes)
+    expected = {"binary": 1, "multiclass": n, "multilabel-indicator": n}
+    if not isinstance(y_type, str) or y_type not in expected:
+        raise ModelFileError(path, f"unknown target kind {y_type!r}")
+    if n_outputs != expected[y_type] or (y_type == "binary" and n > 2) or n < 1:
+        raise ModelFileError(
+            path, f"{n} classes of a {y_type} target do not fit a network of {n_outputs} outputs"
+        )
     binarizer = LabelBinarizer()
     if y_type == "multilabel-indicator":
-        binarizer.fit(np.eye(len(classes), dtype=int))
-    elif y_type in ("binary", "multiclass"):
+        if classes.dtype.kind not in "iu" or not np.array_equal(classes, np.arange(n)):
+            raise ModelFileError(path, "classes_ of a multilabel target must be 0, 1, ..., n-1")
+        binarizer.y_type_, binarizer.sparse_input_ = y_type, False
+        binarizer.classes_ = np.arange(n)
+        return binarizer
+    try:
         binarizer.fit(classes)
-    else:
-        raise ModelFileError(path, f"unknown target kind {y_type!r}")
+    except (TypeError, ValueError) as exc:
+        raise ModelFileError(path, f"classes_ cannot be binarized ({exc})") from None
     if binarizer.y_type_ != y_type or not np.array_equal(binarizer.classes_, classes):
         raise ModelFileError(path, "classes_ do not match the target kind")
     return binarizer

@@ -17,7 +17,7 @@ import numpy as np
 from bprop.core.network import Network
 from bprop.core.network_file import check_loss_name, network_from_file
 from bprop.files import KINDS, ModelFileError, read_container, write_container
-from bprop.files.tensors import TENSOR_NAME
+from bprop.files.tensors import valid_tensor_name
 from bprop.training.history import (
     HISTORY_COLUMNS,
     History,
@@ -66,7 +66,7 @@ def write_model_file(
             raise ValueError(f"metadata key {key!r} is reserved")
         metadata[key] = value
     for name, value in (extra_tensors or {}).items():
-        if name in tensors or not TENSOR_NAME.match(name):
+        if name in tensors or not valid_tensor_name(name):
             raise ValueError(f"bad extra tensor name {name!r}")
         tensors[name] = value
     write_container(path, kind, metadata, tensors)
