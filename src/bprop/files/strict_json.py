@@ -32,9 +32,9 @@ __all__ = ["MAX_CONTAINERS", "MAX_DEPTH", "MAX_VALUES", "loads_bounded"]
 #: Deepest nesting of arrays and objects in bprop metadata (real files use at most ~8).
 MAX_DEPTH = 32
 #: Most arrays and objects in one JSON text.
-MAX_CONTAINERS = 100_000
+MAX_CONTAINERS = 50_000
 #: Most values (keys, scalars, arrays, objects) in one JSON text.
-MAX_VALUES = 1_000_000
+MAX_VALUES = 500_000
 #: The largest magnitude of a JSON integer (uint64 and int64 fit).
 MAX_INTEGER = 2**64
 
