@@ -50,8 +50,13 @@ def build_files(directory: Path) -> dict[str, list[Path]]:
 
     nets = [
         Network([3, 4, 2], "tanh", "softmax", seed=1),
-        Network([3, 3, 2, 1], ["relu", {"name": "leaky_relu", "alpha": 0.1}], "logistic",
-                seed=2, dtype=np.float32),
+        Network(
+            [3, 3, 2, 1],
+            ["relu", {"name": "leaky_relu", "alpha": 0.1}],
+            "logistic",
+            seed=2,
+            dtype=np.float32,
+        ),
     ]
     for i, net in enumerate(nets):
         p = directory / f"network{i}.bprop"
@@ -262,9 +267,7 @@ def mutate(raw: bytes, rnd: random.Random) -> tuple[str, bytes]:
             for k in parent:
                 node = node[k]
             if isinstance(node, dict):
-                node[rnd.choice(["x", "extra_", "n_outputs_", "classes_", "alpha"])] = _hostile(
-                    rnd
-                )
+                node[rnd.choice(["x", "extra_", "n_outputs_", "classes_", "alpha"])] = _hostile(rnd)
             else:
                 node.append(_hostile(rnd))
         else:
@@ -340,7 +343,7 @@ def check_one(kind: str, raw: bytes, path: Path) -> str:
         loader(kind)(path)
     except bprop.ModelFileError as exc:
         if str(path) not in str(exc) or "\n" in str(exc):
-            raise AssertionError(f"message does not name the file or spans lines: {exc}")
+            raise AssertionError(f"message does not name the file or spans lines: {exc}") from None
         return "ModelFileError"
     return "ok"
 

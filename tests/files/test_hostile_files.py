@@ -125,7 +125,9 @@ def test_boolean_tensors_hold_0_or_1(tmp_path):
 def test_reading_the_header_reads_no_tensor(tmp_path):
     path = _network_file(tmp_path)
     header = read_header(path)
-    assert sorted(header.entries) == [f"layers.{i}.{k}" for i in range(2) for k in ("bias", "weight")]
+    assert sorted(header.entries) == [
+        f"layers.{i}.{k}" for i in range(2) for k in ("bias", "weight")
+    ]
     assert header.entries["layers.0.weight"].shape == (2, 3)
     assert header.metadata["kind"] == "network"
     assert header.file_size == path.stat().st_size

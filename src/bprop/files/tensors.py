@@ -157,9 +157,7 @@ def read_header(path: str | os.PathLike) -> Header:
             start = fh.read(9)
             if len(start) < 8:
                 what = "empty" if not start else f"only {len(start)} bytes long"
-                raise ModelFileError(
-                    path, f"file is {what}: truncated, or not a bprop model file"
-                )
+                raise ModelFileError(path, f"file is {what}: truncated, or not a bprop model file")
             if len(start) == 8 or start[8:9] != b"{":
                 raise ModelFileError(
                     path, "not a bprop model file (it does not start with a safetensors header)"
@@ -171,8 +169,9 @@ def read_header(path: str | os.PathLike) -> Header:
                 )
             if n > size - 8:
                 raise ModelFileError(
-                    path, f"file is truncated (header incomplete: {n} bytes declared, "
-                    f"{size - 8} present)"
+                    path,
+                    f"file is truncated (header incomplete: {n} bytes declared, "
+                    f"{size - 8} present)",
                 )
             fh.seek(8)
             raw = fh.read(n)
