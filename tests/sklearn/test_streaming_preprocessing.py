@@ -112,3 +112,34 @@ def test_training_on_raw_columns_through_the_streamed_preprocessing(table_dir):
         )
     assert b.n_features_in_ == X.shape[1] == 2 + 3 + 3  # size, w; red green blue; a b z
     np.testing.assert_array_equal(a.network_.params, b.network_.params)
+
+
+def test_predictions_written_block_by_block(table_dir, tmp_path):
+    from sklearn.linear_model import LogisticRegression
+
+    from bprop.sklearn.streaming import predict_streaming
+
+    whole = pq.read_table(table_dir).to_pandas()
+    features = ["size", "w", "color", "shape"]
+    labels = np.where(whole["y"] > 0, "up", "down")
+    model = Pipeline([("columns", _pipeline()), ("clf", LogisticRegression())])
+    model.fit(whole[features], labels)
+    out = tmp_path / "preds.parquet"
+    assert predict_streaming(model, table_dir, out, features) == 300
+    got = pq.read_table(out)
+    assert got.column_names == ["prediction"]
+    # one per input row group: 200 rows by 64 (4 groups), 100 rows by 40 (3 groups)
+    assert pq.ParquetFile(out).metadata.num_row_groups == 4 + 3
+    assert got.column("prediction").to_pylist() == list(model.predict(whole[features]))
+    predict_streaming(model, table_dir, out, features, method="predict_proba")
+    proba = pq.read_table(out)
+    assert proba.column_names == ["proba_down", "proba_up"]
+    np.testing.assert_allclose(
+        np.column_stack([proba.column(c).to_numpy() for c in proba.column_names]),
+        model.predict_proba(whole[features]),
+        atol=1e-15,
+    )
+    before = out.read_bytes()
+    with pytest.raises(ValueError):  # a column the model needs is not read
+        predict_streaming(model, table_dir, out, ["size", "w"])
+    assert out.read_bytes() == before

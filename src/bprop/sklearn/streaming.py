@@ -1,5 +1,7 @@
 """Preprocessing fitted by streaming: the same fitted scikit-learn objects, one block at a time.
 
+(And :func:`predict_streaming`: predictions of a Parquet dataset written block by block.)
+
 :func:`fit_streaming` fits a scikit-learn transformer on data too large for memory, given
 a function that returns a fresh iterator over pandas DataFrame blocks (e.g.
 :func:`iter_frames` over the row groups of a :class:`~bprop.training.parquet.ParquetData`).
@@ -34,9 +36,10 @@ from sklearn.pipeline import Pipeline
 from sklearn.preprocessing import OneHotEncoder, StandardScaler
 from sklearn.utils import _safe_indexing
 
+from bprop.files import atomic_write
 from bprop.training.parquet import ParquetDataError, ParquetDataset
 
-__all__ = ["fit_streaming", "iter_frames"]
+__all__ = ["fit_streaming", "iter_frames", "predict_streaming"]
 
 Frames = Callable[[], Iterable[Any]]
 
@@ -53,6 +56,57 @@ def iter_frames(
     cols = list(data.schema.names) if columns is None else list(columns)
     for unit in data.units:
         yield data.read(unit, cols).to_pandas()
+
+
+def predict_streaming(
+    model: Any,
+    data: ParquetDataset | str | os.PathLike,
+    out: str | os.PathLike,
+    columns: list[str] | None = None,
+    *,
+    method: str = "predict",
+) -> int:
+    """Write ``model.<method>(block)`` for every row group of ``data`` to the Parquet file
+    ``out``, one row group in and one out at a time (memory stays flat); returns the rows.
+
+    ``columns``: the columns handed to the model (default: all). The output has one column
+    ``prediction`` for 1-D results, else ``prediction_0``, ``prediction_1``, ... (for
+    ``predict_proba`` of a classifier with ``classes_``: ``proba_<class>``). ``out`` is
+    written atomically: on any error an existing file keeps its content.
+    """
+    import pyarrow as pa
+    import pyarrow.parquet as pq
+
+    if not isinstance(data, ParquetDataset):
+        data = ParquetDataset(data)
+    fn = getattr(model, method, None)
+    if fn is None:
+        raise ValueError(f"{type(model).__name__} has no method {method!r}")
+    cols = list(data.schema.names) if columns is None else list(columns)
+    rows = 0
+    with atomic_write(out) as fh:
+        writer = None
+        try:
+            for unit in data.units:
+                result = np.asarray(fn(data.read(unit, cols).to_pandas()))
+                table = pa.table(_output_columns(model, method, result))
+                if writer is None:
+                    writer = pq.ParquetWriter(fh, table.schema)
+                writer.write_table(table)
+                rows += len(result)
+        finally:
+            if writer is not None:
+                writer.close()
+    return rows
+
+
+def _output_columns(model: Any, method: str, result: np.ndarray) -> dict[str, np.ndarray]:
+    if result.ndim == 1:
+        return {"prediction": result}
+    classes = getattr(model, "classes_", None)
+    if method == "predict_proba" and classes is not None and len(classes) == result.shape[1]:
+        return {f"proba_{c}": result[:, k] for k, c in enumerate(classes)}
+    return {f"prediction_{k}": result[:, k] for k in range(result.shape[1])}
 
 
 def fit_streaming(transformer: Any, frames: Frames) -> Any:
