@@ -5,6 +5,7 @@ the estimators of :mod:`bprop.dask.estimators` take dask arrays and DataFrames. 
 docs/distributed.md: what is exact, the cost of a round trip, the limits.
 """
 
-from bprop.dask.source import ClusterError, DaskData, LocalPartitions, default_client
+from bprop.dask.data import DaskData
+from bprop.dask.source import ClusterError, LocalPartitions, default_client
 
 __all__ = ["ClusterError", "DaskData", "LocalPartitions", "default_client"]

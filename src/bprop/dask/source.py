@@ -1,8 +1,8 @@
 """Training rows on a Dask cluster, seen by the trainer as any other data source.
 
-``DaskData(X, y, sample_weight=None, client=None)`` takes dask arrays chunked by rows. On
-``bind`` its partitions are computed once and kept in the workers' memory (with their
-lineage, so Dask recomputes a partition lost with a worker from its source). Then:
+:class:`bprop.dask.DaskData` describes the rows; its ``bind`` computes the partitions
+once and keeps them in the workers' memory (with their lineage, so Dask recomputes a
+partition lost with a worker from its source) and returns the source defined here:
 
 - **full batch** (every rule that sees the whole training set: batch gd / momentum /
   Nesterov, the RPROP family, Quickprop, L-BFGS): each evaluation sends the weights to
@@ -55,12 +55,15 @@ from bprop.training.metrics import AccuracyCounter
 from bprop.training.sources import Chunk, FullBatchSums
 
 __all__ = [
+    "MAX_GAUSS_NEWTON_BYTES",
     "SCATTER_BYTES",
     "ClusterError",
-    "DaskData",
     "DaskPartitions",
     "DaskStepPartitions",
     "LocalPartitions",
+    "connection_errors",
+    "default_client",
+    "refuse_bad_partitions",
 ]
 
 #: Weights larger than this are broadcast to the workers once per evaluation instead of
@@ -103,7 +106,7 @@ def default_client(client: Any = None) -> Any:
         ) from None
 
 
-def _connection_errors() -> tuple[type[BaseException], ...]:
+def connection_errors() -> tuple[type[BaseException], ...]:
     distributed = _distributed()
     from concurrent.futures import CancelledError
 
@@ -164,7 +167,7 @@ class DaskPartitions:
             ]
             for future in futures:  # in partition order, one result in the driver at a time
                 yield future.result()
-        except _connection_errors() as exc:
+        except connection_errors() as exc:
             raise ClusterError(
                 f"the Dask cluster failed during an evaluation ({type(exc).__name__}: {exc}); "
                 "the network keeps the weights of the last completed epoch, and a "
@@ -212,7 +215,7 @@ class DaskPartitions:
         for q in order:
             try:
                 X, T, s = self.parts[q].result()
-            except _connection_errors() as exc:
+            except connection_errors() as exc:
                 raise ClusterError(
                     f"the Dask cluster failed while sending partition {q} ({exc})"
                 ) from exc
@@ -270,7 +273,7 @@ class LocalPartitions(DaskPartitions):
     def __init__(self, parts: Sequence[Partition], network: Network, block_rows: int) -> None:
         n_in, n_out = network.n_inputs, network.n_outputs
         summaries = [partition_summary(p, n_in, n_out) for p in parts]
-        _refuse_bad(summaries)
+        refuse_bad_partitions(summaries)
         super().__init__(None, [_Done(p) for p in parts], summaries, network, block_rows)
 
     def _map(self, fn: Callable, network: Network, *args: Any) -> Iterator[Any]:
@@ -289,115 +292,9 @@ class _Done:
         return self._part
 
 
-def _refuse_bad(summaries: Sequence[PartitionSummary]) -> None:
+def refuse_bad_partitions(summaries: Sequence[PartitionSummary]) -> None:
     for q, s in enumerate(summaries):
         if s.problem is not None:
             raise ValueError(f"partition {q} of the training data {s.problem}")
     if not any(s.n_rows for s in summaries):
         raise ValueError("the training data have no rows (every partition is empty)")
-
-
-def _as_partition(X: np.ndarray, T: np.ndarray, s: Any, dtype: str) -> Partition:
-    """One partition in the network's dtype, C-contiguous, targets 2-D."""
-    X = np.ascontiguousarray(X, dtype=dtype)
-    T = np.asarray(T, dtype=dtype)
-    T = np.ascontiguousarray(T[:, None] if T.ndim == 1 else T)
-    if s is not None:
-        s = np.ascontiguousarray(s, dtype=dtype)
-    return X, T, s
-
-
-class DaskData:
-    """Dask arrays as training data for :class:`bprop.Trainer` and the Dask estimators.
-
-    ``X`` (n, n_inputs) and ``y`` (n,) or (n, n_outputs), already encoded as the network's
-    targets, and optional ``sample_weight`` (n,), all chunked the same way by rows (X may
-    have several column chunks: they are joined). ``validation`` is another DaskData for
-    held-out rows (None: none). ``client`` defaults to the current Dask client.
-    """
-
-    def __init__(
-        self,
-        X: Any,
-        y: Any,
-        sample_weight: Any = None,
-        *,
-        client: Any = None,
-        validation: DaskData | None = None,
-        minibatch: str = "parallel",
-        max_gauss_newton_bytes: int = MAX_GAUSS_NEWTON_BYTES,
-    ) -> None:
-        import dask.array as da
-
-        if not isinstance(X, da.Array) or not isinstance(y, da.Array):
-            raise ValueError(
-                f"DaskData needs dask arrays for X and y, got {type(X).__name__} and "
-                f"{type(y).__name__} (dask.array.from_array turns a NumPy array into one)"
-            )
-        if X.ndim != 2:
-            raise ValueError(f"X must be 2-D (rows x inputs), got shape {X.shape}")
-        if X.numblocks[1] > 1:
-            X = X.rechunk({1: -1})
-        if y.ndim == 2 and y.numblocks[1] > 1:
-            y = y.rechunk({1: -1})
-        for name, a in (("y", y), ("sample_weight", sample_weight)):
-            if a is not None and a.chunks[0] != X.chunks[0]:
-                raise ValueError(
-                    f"X and {name} are partitioned differently (row chunks {X.chunks[0]} "
-                    f"and {a.chunks[0]}); use {name}.rechunk((X.chunks[0],) + "
-                    f"{name}.chunks[1:])"
-                )
-        if minibatch not in ("parallel", "stream"):
-            raise ValueError(f"minibatch must be 'parallel' or 'stream', got {minibatch!r}")
-        self.minibatch = minibatch
-        self.X, self.y, self.sample_weight = X, y, sample_weight
-        self.client = client
-        self.validation = validation
-        self.max_gauss_newton_bytes = max_gauss_newton_bytes
-
-    @property
-    def n_partitions(self) -> int:
-        return self.X.numblocks[0]
-
-    def _delayed_parts(self, dtype: str) -> list[Any]:
-        import dask
-
-        xs = self.X.to_delayed().ravel()
-        ys = self.y.to_delayed().ravel()
-        ss = (
-            [None] * len(xs)
-            if self.sample_weight is None
-            else list(self.sample_weight.to_delayed().ravel())
-        )
-        make = dask.delayed(_as_partition, pure=True)
-        return [make(x, t, s, dtype) for x, t, s in zip(xs, ys, ss, strict=True)]
-
-    def bind(self, network: Network, block_rows: int) -> DaskPartitions:
-        client = default_client(self.client)
-        try:
-            parts = client.compute(self._delayed_parts(network.dtype.name))
-            checks = client.map(
-                partition_summary,
-                parts,
-                n_inputs=network.n_inputs,
-                n_outputs=network.n_outputs,
-                pure=False,
-            )
-            summaries = client.gather(checks)
-        except _connection_errors() as exc:
-            raise ClusterError(f"the Dask cluster failed while loading the data ({exc})") from exc
-        _refuse_bad(summaries)
-        cls = DaskStepPartitions if self.minibatch == "parallel" else DaskPartitions
-        return cls(client, parts, summaries, network, block_rows, self.max_gauss_newton_bytes)
-
-    def bind_validation(self, network: Network, block_rows: int) -> DaskPartitions | None:
-        if self.validation is None:
-            return None
-        return self.validation.bind(network, block_rows)
-
-    def to_local(self, network: Network, block_rows: int) -> LocalPartitions:
-        """The same partitions in this process (computed from the dask arrays)."""
-        import dask
-
-        parts = dask.compute(*self._delayed_parts(network.dtype.name), scheduler="sync")
-        return LocalPartitions(list(parts), network, block_rows)
