@@ -61,7 +61,7 @@ def test_streamed_fit_refuses_what_it_cannot_do(tmp_path):
     X = np.random.default_rng(0).normal(size=(40, 2))
     _write(tmp_path / "d.parquet", X, X[:, 0], 10)
     data = ParquetData(tmp_path / "d.parquet")
-    with pytest.raises(ValueError, match="holds its own targets"):
+    with pytest.raises(ValueError, match="hold their own targets"):
         MLPRegressor().fit(data, X[:, 0])
     with pytest.raises(ValueError, match="validation_fraction"):
         MLPRegressor(early_stopping=True).fit(data)

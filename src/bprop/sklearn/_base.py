@@ -236,17 +236,7 @@ class BaseMLP(BaseEstimator):
         closure = isinstance(rule, ClosureRule)
         # scikit-learn: early stopping is for the stochastic solvers; 'lbfgs' ignores it.
         early = self.early_stopping and not closure
-        if first_pass:
-            self.network_ = self._init_network(layer_units, X.dtype, rs)
-            self._link_attributes()
-            self._init_attributes(layer_units, early)
-        else:
-            self._sync_network()
-            if self.network_.sizes != tuple(layer_units):
-                raise ValueError(
-                    f"the data need a network of sizes {tuple(layer_units)}, but the fitted "
-                    f"one has {self.network_.sizes}; fit without warm_start to start over"
-                )
+        self._prepare_network(layer_units, X.dtype, rs, first_pass, early)
         if sample_weight is not None:
             sample_weight = _check_sample_weight(sample_weight, X, dtype=X.dtype)
         need_val = early or any(c.needs_validation for c in self._stopping())
@@ -258,34 +248,84 @@ class BaseMLP(BaseEstimator):
         if not resume:
             trainer = self._make_trainer(rule, X_tr.shape[0], rs)
             self._trainer = trainer
-        monitor = SklearnMonitor(
-            self,
-            n_train=X_tr.shape[0],
-            weight_total=float(X_tr.shape[0] if sw_tr is None else sw_tr.sum()),
-            loss_scale=self._loss_scale(T.shape[1]),
-            schedule=self.learning_rate if solver_name(self) in SGD_FAMILY else "constant",
-            validation=None
+        monitor = self._monitor(
+            X_tr.shape[0],
+            float(X_tr.shape[0] if sw_tr is None else sw_tr.sum()),
+            T.shape[1],
+            None
             if validation is None or not early
             else (validation[0], validation[2], validation[3]),
-            stochastic=not closure,
+            closure,
         )
-        trainer.max_epochs = 1 if incremental else self.max_iter
-        trainer.callbacks = (monitor, *(self.callbacks or ()))
         val_data = None
         if validation is not None and any(c.needs_validation for c in trainer.stopping):
             X_val, T_val, _, sw_val = validation
             val_data = (X_val, T_val) if sw_val is None else (X_val, T_val, sw_val)
-        self.n_iter_ = 0
         rows = step_rows(trainer.mode, trainer.batch_size, trainer.block_size, X_tr.shape[0])
+        return self._train(
+            trainer,
+            monitor,
+            (X_tr, T_tr),
+            {"sample_weight": sw_tr, "validation_data": val_data, "resume": resume},
+            rows,
+            incremental=incremental,
+            closure=closure,
+            early=early,
+        )
+
+    def _prepare_network(self, layer_units: list[int], dtype, rs, first_pass: bool, early: bool):
+        """A new network (first pass), or the fitted one checked against ``layer_units``."""
+        if first_pass:
+            self.network_ = self._init_network(layer_units, dtype, rs)
+            self._link_attributes()
+            self._init_attributes(layer_units, early)
+            return
+        self._sync_network()
+        if self.network_.sizes != tuple(layer_units):
+            raise ValueError(
+                f"the data need a network of sizes {tuple(layer_units)}, but the fitted "
+                f"one has {self.network_.sizes}; fit without warm_start to start over"
+            )
+
+    def _monitor(
+        self, n_train: int, weight_total: float, n_outputs: int, validation, closure: bool
+    ) -> SklearnMonitor:
+        """scikit-learn's per-epoch bookkeeping (tol, learning rate, early stopping)."""
+        return SklearnMonitor(
+            self,
+            n_train=n_train,
+            weight_total=weight_total,
+            loss_scale=self._loss_scale(n_outputs),
+            schedule=self.learning_rate if solver_name(self) in SGD_FAMILY else "constant",
+            validation=validation,
+            stochastic=not closure,
+        )
+
+    def _train(
+        self,
+        trainer: Trainer,
+        monitor: SklearnMonitor,
+        data: tuple,
+        fit_kwargs: dict[str, Any],
+        rows: int,
+        *,
+        incremental: bool,
+        closure: bool,
+        early: bool,
+    ) -> BaseMLP:
+        """Run ``trainer.fit(*data, **fit_kwargs)`` with scikit-learn's bookkeeping, then its
+        end-of-fit behaviour: non-finite weights raise for scikit-learn's solvers, the best
+        weights of early stopping come back, a ConvergenceWarning at the iteration limit."""
+        trainer.max_epochs = 1 if incremental else self.max_iter
+        trainer.callbacks = (monitor, *(self.callbacks or ()))
+        self.n_iter_ = 0
         # scikit-learn's solvers raise on non-finite weights (below); bprop's own warn.
         strict = solver_name(self) in SKLEARN_SOLVERS
         try:
             with self._blas_threads(rows, backward=True, refresh=True), warnings.catch_warnings():
                 if strict:
                     warnings.simplefilter("ignore", DivergenceWarning)
-                trainer.fit(
-                    X_tr, T_tr, sample_weight=sw_tr, validation_data=val_data, resume=resume
-                )
+                trainer.fit(*data, **fit_kwargs)
         finally:
             trainer.callbacks = tuple(self.callbacks or ())
             self.history_ = trainer.history

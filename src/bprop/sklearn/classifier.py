@@ -30,8 +30,7 @@ from sklearn.utils.validation import _check_sample_weight, check_is_fitted
 from bprop.core.activations import Activation, get_activation
 from bprop.sklearn._base import BaseMLP
 from bprop.sklearn._solvers import check_incremental_solver
-from bprop.sklearn._streamed import check_no_y, fit_streamed
-from bprop.training.parquet import ParquetData
+from bprop.sklearn._streamed import OutOfCoreData, check_no_y, fit_streamed
 
 __all__ = ["MLPClassifier"]
 
@@ -115,20 +114,20 @@ class MLPClassifier(ClassifierMixin, BaseMLP):
     # ------------------------------------------------------------------ fit
     def fit(self, X, y=None, sample_weight=None):
         """Fit the model to data matrix X and target(s) y (class labels or indicators), or to
-        a :class:`bprop.ParquetData` (streamed; y stays None).
+        out-of-memory data: a :class:`bprop.ParquetData` or :class:`bprop.dask.DaskData` (y None).
 
         ``sample_weight`` weights each pattern's error (multiplied by ``class_weight``).
         """
         self._check_params()
-        if isinstance(X, ParquetData):
+        if isinstance(X, OutOfCoreData):
             check_no_y(y)
             return self._fit_streamed(X, sample_weight)
         return self._fit_classifier(X, y, sample_weight, incremental=False)
 
-    def _fit_streamed(self, data: ParquetData, sample_weight: object) -> MLPClassifier:
+    def _fit_streamed(self, data: OutOfCoreData, sample_weight: object) -> MLPClassifier:
         """Classes from one streaming pass over the target column, then a streamed fit."""
         if len(data.target) != 1:
-            raise ValueError("MLPClassifier on ParquetData needs a single target column")
+            raise ValueError("MLPClassifier on out-of-memory data needs a single target column")
         classes = data.target_values()
         check_classification_targets(classes)
         self._label_binarizer = LabelBinarizer().fit(classes)

@@ -23,8 +23,7 @@ from sklearn.utils.metaestimators import available_if
 from bprop.core.activations import Activation, get_activation
 from bprop.sklearn._base import BaseMLP
 from bprop.sklearn._solvers import check_incremental_solver
-from bprop.sklearn._streamed import check_no_y, fit_streamed
-from bprop.training.parquet import ParquetData
+from bprop.sklearn._streamed import OutOfCoreData, check_no_y, fit_streamed
 
 __all__ = ["MLPRegressor"]
 
@@ -111,10 +110,10 @@ class MLPRegressor(RegressorMixin, BaseMLP):
         super()._check_params()
 
     def fit(self, X, y=None, sample_weight=None):
-        """Fit the model to data matrix X and target(s) y, or to a :class:`bprop.ParquetData`
-        (streamed; y stays None)."""
+        """Fit the model to data matrix X and target(s) y, or to out-of-memory data (a
+        :class:`bprop.ParquetData` or :class:`bprop.dask.DaskData`; y stays None)."""
         self._check_params()
-        if isinstance(X, ParquetData):
+        if isinstance(X, OutOfCoreData):
             check_no_y(y)
             check = _nonnegative_targets if self.loss == "poisson" else None
             return fit_streamed(self, X, len(X.target), check, sample_weight)
