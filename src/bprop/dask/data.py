@@ -226,9 +226,7 @@ class DaskData:
         ]
 
     # -------------------------------------------------------------- binding
-    def bind(
-        self, network: Network, block_rows: int, encode_target: Any = None
-    ) -> DaskPartitions:
+    def bind(self, network: Network, block_rows: int, encode_target: Any = None) -> DaskPartitions:
         """The partitions computed on the workers, as a data source for ``network``.
 
         ``encode_target(y)`` maps a partition's raw targets to the network's (a

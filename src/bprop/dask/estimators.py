@@ -30,6 +30,7 @@ import os
 from typing import Any
 
 import numpy as np
+from sklearn.base import clone
 from sklearn.compose import ColumnTransformer
 from sklearn.impute import SimpleImputer
 from sklearn.pipeline import Pipeline
@@ -59,8 +60,11 @@ def column_transformer(frame: Any, features: list[str]) -> ColumnTransformer | N
     numeric = [c for c in features if c not in categorical]
     return ColumnTransformer(
         [
-            ("numeric", Pipeline([("impute", SimpleImputer()), ("scale", StandardScaler())]),
-             numeric),
+            (
+                "numeric",
+                Pipeline([("impute", SimpleImputer()), ("scale", StandardScaler())]),
+                numeric,
+            ),
             (
                 "categorical",
                 Pipeline(
@@ -123,8 +127,11 @@ class _DaskMixin:
             X = dd.read_parquet(os.fspath(X))
         if isinstance(X, dd.DataFrame):
             parts = [
-                da.from_delayed(_call(fn, part), shape=(np.nan, *self._output_shape(method)),
-                                dtype=self._output_dtype(method))
+                da.from_delayed(
+                    _call(fn, part),
+                    shape=(np.nan, *self._output_shape(method)),
+                    dtype=self._output_dtype(method),
+                )
                 for part in X.to_delayed()
             ]
             return da.concatenate(parts)
@@ -170,6 +177,13 @@ class _DaskMixin:
     def save(self, path: Any) -> None:
         """Write the model file of :meth:`to_local` (readable without Dask)."""
         save(self.to_local(), path)
+
+    def __sklearn_clone__(self) -> Any:
+        """An unfitted copy with the same parameters, sharing the client (a client cannot
+        be deep-copied)."""
+        params = self.get_params(deep=False)
+        client = params.pop("client")
+        return type(self)(client=client, **{k: clone(v, safe=False) for k, v in params.items()})
 
     def __getstate__(self) -> dict:
         state = super().__getstate__()
