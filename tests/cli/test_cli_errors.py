@@ -226,13 +226,36 @@ def test_missing_model_file(tmp_path, capsys):
     _fails(capsys, ["info", str(tmp_path / "none.bprop")], "none.bprop", "no such file")
 
 
-def test_bare_network_file_cannot_predict_tables(tmp_path, capsys):
+def test_network_file_needs_as_many_numeric_columns_as_inputs(tmp_path, capsys):
     from bprop import Network
 
     Network([2, 1], seed=0).save(tmp_path / "n.bprop")
     data = tmp_path / "d.csv"
-    _frame().to_csv(data, index=False)
-    _fails(capsys, ["predict", str(tmp_path / "n.bprop"), str(data)], "holds a network")
+    _frame().to_csv(data, index=False)  # one numeric column, x
+    _fails(
+        capsys,
+        ["predict", str(tmp_path / "n.bprop"), str(data)],
+        "the model takes 2 inputs",
+        "1 numeric columns (x)",
+        "in order",
+    )
+
+
+def test_checkpoint_cannot_predict(tmp_path, capsys, model):
+    data = tmp_path / "train.csv"
+    out = tmp_path / "c.bprop"
+    argv = ["train", str(data), "--target", "y", "--out", str(out), *FAST]
+    assert main([*argv, "--checkpoint-every", "1"]) == 0
+    _fails(capsys, ["predict", f"{out}.ckpt", str(data)], "holds a 'checkpoint'")
+
+
+def test_old_tabular_model_file_says_to_retrain(tmp_path, capsys):
+    from bprop import Network
+    from bprop.training.model_file import write_model_file
+
+    path = tmp_path / "old.bprop"
+    write_model_file(path, Network([2, 1], seed=0), kind="tabular")
+    _fails(capsys, ["info", str(path)], "older bprop", "retrain")
 
 
 # ---------------------------------------------------------------------------- a real process

@@ -12,9 +12,9 @@ import numpy as np
 import pandas as pd
 import pytest
 
-import bprop
 from bprop import StopReason
 from bprop.cli import main
+from bprop.cli.common import load_model
 from bprop.training.checkpoint import load_checkpoint
 
 #: enough epochs that the subprocess is still training when the first checkpoint appears
@@ -95,13 +95,13 @@ def test_killed_training_process_resumes_to_identical_weights(tmp_path, data):
         )
         == 0
     )
-    a, b = bprop.load(full), bprop.load(resumed)
+    a, b = load_model(str(full)), load_model(str(resumed))
     assert np.array_equal(a.network.params, b.network.params)
     assert np.array_equal(a.history.loss, b.history.loss)
     assert np.array_equal(a.history.val_loss, b.history.val_loss)
     assert a.history.stop_reason == b.history.stop_reason
     assert a.history.stop is b.history.stop is not None
-    assert b.training["resumed_from"] == ckpt.name
+    assert b.metadata["training"]["resumed_from"] == ckpt.name
 
 
 def test_resume_from_a_checkpoint_in_the_middle(tmp_path, data):
@@ -112,13 +112,20 @@ def test_resume_from_a_checkpoint_in_the_middle(tmp_path, data):
     assert load_checkpoint(ckpt).epoch == 3
     resumed = tmp_path / "resumed.bprop"
     assert main(["train", str(data), "--out", str(resumed), "--resume", str(ckpt), "-q"]) == 0
-    assert np.array_equal(bprop.load(full).network.params, bprop.load(resumed).network.params)
-    assert bprop.load(resumed).history.epochs == 5
+    assert np.array_equal(
+        load_model(str(full)).network.params, load_model(str(resumed)).network.params
+    )
+    assert load_model(str(resumed)).history.epochs == 5
 
 
-def test_resume_from_the_final_epoch_changes_nothing(tmp_path, data):
+def test_resume_from_the_final_epoch_changes_nothing(tmp_path):
     """Early stopping fired in the checkpointed epoch: resuming finishes the run as it ended
     (best weights restored), without training another epoch."""
+    rng = np.random.default_rng(11)
+    df = pd.DataFrame({"a": rng.normal(size=40), "b": rng.choice(["u", "v", "w"], 40)})
+    df["y"] = rng.choice(["hi", "lo"], 40)  # labels of pure noise: the validation loss rises
+    data = tmp_path / "noise.csv"
+    df.to_csv(data, index=False)
     out, ckpt = tmp_path / "m.bprop", tmp_path / "m.bprop.ckpt"
     argv = [
         "train",
@@ -140,14 +147,14 @@ def test_resume_from_the_final_epoch_changes_nothing(tmp_path, data):
         "-q",
     ]
     assert main(argv) == 0
-    ended = bprop.load(out)
+    ended = load_model(str(out))
     assert ended.history.stop_reason.startswith("early_stopping")
     assert ended.history.stop is StopReason.EARLY_STOPPING
     assert ended.history.restored_best
     assert load_checkpoint(ckpt).epoch == ended.history.epochs
     resumed = tmp_path / "resumed.bprop"
     assert main(["train", str(data), "--out", str(resumed), "--resume", str(ckpt), "-q"]) == 0
-    again = bprop.load(resumed)
+    again = load_model(str(resumed))
     assert np.array_equal(ended.network.params, again.network.params)
     assert again.history.epochs == ended.history.epochs
     assert again.history.stop_reason == ended.history.stop_reason

@@ -7,12 +7,24 @@ import json
 import numpy as np
 import pandas as pd
 import pytest
+from sklearn.pipeline import Pipeline
 
 import bprop
 from bprop.cli import main
-from bprop.sklearn.tabular import TabularModel
+from bprop.cli.common import load_model
+from bprop.sklearn.tabular import final_estimator
 
 FAST = ["--epochs", "8", "--hidden", "6", "--no-progress", "--lr", "0.1"]
+
+
+def _steps(pipeline: Pipeline) -> dict:
+    """The fitted steps of a pipeline bprop train wrote, by role."""
+    groups = {n: t for n, t, _ in pipeline.named_steps["columns"].transformers_}
+    steps = {"mlp": final_estimator(pipeline)}
+    for group in ("numeric", "categorical"):
+        for name, step in getattr(groups.get(group), "steps", []):
+            steps[f"{group}.{name}"] = step
+    return steps
 
 
 def _classification(n: int = 60, seed: int = 0) -> pd.DataFrame:
@@ -58,16 +70,19 @@ def test_train_classification_writes_a_model_that_predicts_raw_files(tmp_path, c
     text = capsys.readouterr().out
     assert "classification" in text and "stop reason" in text and "validation accuracy" in text
     model = bprop.load(out)
-    assert isinstance(model, TabularModel)
-    pre = model.preprocessing
-    assert pre.task == "classification" and pre.classes == ["cat", "dog"]
-    assert [c.kind for c in pre.columns] == ["numeric", "numeric", "categorical"]
-    assert model.network.sizes == (5, 6, 1)  # 2 numeric + 3 colours; 2 classes: one output
+    assert isinstance(model, Pipeline)  # a scikit-learn pipeline, ready for DataFrames
+    steps = _steps(model)
+    assert list(model.classes_) == ["cat", "dog"]
+    assert model.named_steps["columns"].transformers_[0][2] == ["size", "weight"]
+    assert model.named_steps["columns"].transformers_[1][2] == ["colour"]
+    net = steps["mlp"].network_
+    assert net.sizes == (5, 6, 1)  # 2 numeric + 3 colours; 2 classes: one output
     # the stored preprocessing is the training file's statistics
     df = pd.read_csv(cls_csv)
-    assert pre.columns[0].mean == pytest.approx(df["size"].mean())
-    assert pre.columns[0].scale == pytest.approx(df["size"].std(ddof=0))
-    assert pre.columns[2].categories == ["blue", "green", "red"]
+    scaler, encoder = steps["numeric.scale"], steps["categorical.encode"]
+    assert scaler.mean_[0] == pytest.approx(df["size"].mean())
+    assert scaler.scale_[0] == pytest.approx(df["size"].std(ddof=0))
+    assert list(encoder.categories_[0]) == ["blue", "green", "red"]
 
     pred_path = tmp_path / "pred.csv"
     assert main(["predict", str(out), str(cls_csv), "--out", str(pred_path), "--proba", "-q"]) == 0
@@ -77,12 +92,12 @@ def test_train_classification_writes_a_model_that_predicts_raw_files(tmp_path, c
     # predict applies the stored preprocessing: same as transforming by hand
     X = np.column_stack(
         [
-            (df["size"] - pre.columns[0].mean) / pre.columns[0].scale,
-            (df["weight"] - pre.columns[1].mean) / pre.columns[1].scale,
+            (df["size"] - scaler.mean_[0]) / scaler.scale_[0],
+            (df["weight"] - scaler.mean_[1]) / scaler.scale_[1],
             *[(df["colour"] == c).astype(float) for c in ("blue", "green", "red")],
         ]
     )
-    o = model.network.predict(X)[:, 0]
+    o = net.predict(X)[:, 0]
     np.testing.assert_allclose(pred["proba_dog"], o, rtol=0, atol=1e-12)
     assert list(pred["prediction"]) == list(np.where(o > 0.5, "dog", "cat"))
 
@@ -139,10 +154,11 @@ def test_multiclass_uses_softmax_and_integer_labels_are_classes(tmp_path, capsys
     out = tmp_path / "d.bprop"
     assert main(["train", str(path), "--target", "digit", "--out", str(out), *FAST, "-q"]) == 0
     model = bprop.load(out)
-    assert model.preprocessing.classes == [3, 5, 7]
-    assert model.network.activations[-1].name == "softmax" and model.network.n_outputs == 3
+    assert list(model.classes_) == [3, 5, 7]
+    net = final_estimator(model).network_
+    assert net.activations[-1].name == "softmax" and net.n_outputs == 3
     assert set(model.predict(df)) <= {3, 5, 7}
-    assert model.loss == "categorical_cross_entropy"
+    assert load_model(str(out)).metadata["loss"] == "categorical_cross_entropy"
 
 
 def test_task_override_and_settings(tmp_path, cls_csv):
@@ -181,21 +197,24 @@ def test_task_override_and_settings(tmp_path, cls_csv):
         "-q",
     ]
     assert main(args) == 0
-    model = bprop.load(out)
-    assert model.preprocessing.task == "regression"
-    assert model.network.sizes == (5, 3, 2, 1) and model.network.dtype == np.float32
-    assert [a.name for a in model.network.activations] == ["relu", "logistic", "identity"]
-    t = model.training
+    model = load_model(str(out))
+    assert model.task == "regression"
+    net = model.network
+    assert net.sizes == (5, 3, 2, 1) and net.dtype == np.float32
+    assert [a.name for a in net.activations] == ["relu", "logistic", "identity"]
+    t = model.metadata["training"]
     assert (t["rule"], t["mode"], t["seed"], t["val_fraction"]) == ("nesterov", "online", 4, 0.0)
     assert t["rule_hyperparameters"]["momentum"] == 0.5
-    assert model.history.epochs == 2 and model.metrics == {}
+    assert model.history.epochs == 2 and model.metadata["metrics"] == {}
+    assert final_estimator(model.pipeline).batch_size == 1  # online: one pattern per update
 
 
 def test_same_seed_gives_the_same_model(tmp_path, cls_csv):
     a, b = tmp_path / "a.bprop", tmp_path / "b.bprop"
     for out in (a, b):
         main(["train", str(cls_csv), "--target", "kind", "--out", str(out), *FAST, "-q"])
-    assert np.array_equal(bprop.load(a).network.params, bprop.load(b).network.params)
+    params = [final_estimator(bprop.load(p)).network_.params for p in (a, b)]
+    assert np.array_equal(*params)
 
 
 def test_info_describes_the_model(tmp_path, cls_csv, capsys):
@@ -203,9 +222,10 @@ def test_info_describes_the_model(tmp_path, cls_csv, capsys):
     main(["train", str(cls_csv), "--target", "kind", "--out", str(out), *FAST, "-q"])
     assert main(["info", str(out), "--json"]) == 0
     info = json.loads(capsys.readouterr().out)
-    assert info["kind"] == "tabular" and info["bprop_version"] == bprop.__version__
+    assert info["kind"] == "pipeline" and info["bprop_version"] == bprop.__version__
     assert info["network"]["sizes"] == [5, 6, 1]
-    assert info["preprocessing"]["target"] == "kind"
+    assert info["table"]["target"] == "kind" and info["classes"] == ["cat", "dog"]
+    assert [c["kind"] for c in info["columns"]] == ["numeric", "numeric", "categorical"]
     assert info["training"]["epochs"] == 8 and info["history"]["epochs"] >= 1
     assert main(["info", str(out)]) == 0
     text = capsys.readouterr().out
@@ -245,13 +265,16 @@ def test_impute_fills_empty_cells_with_training_statistics(tmp_path):
         == 0
     )
     model = bprop.load(out)
-    size, colour = model.preprocessing.columns[0], model.preprocessing.columns[2]
-    assert size.fill == pytest.approx(df["size"].mean())  # pandas' mean skips NaN
+    steps = _steps(model)
+    size_fill = steps["numeric.impute"].statistics_[0]
+    colour_fill = steps["categorical.impute"].statistics_[0]
+    assert size_fill == pytest.approx(df["size"].mean())  # pandas' mean skips NaN
     counts = df["colour"].value_counts()
-    assert colour.fill == sorted(counts[counts == counts.max()].index)[0]  # ties: first sorted
-    X = model.preprocessing.transform(df.iloc[[1, 2]])
-    assert X[0, 0] == pytest.approx((size.fill - size.mean) / size.scale)
-    assert X[1, 2 + colour.categories.index(colour.fill)] == 1
+    assert colour_fill == sorted(counts[counts == counts.max()].index)[0]  # ties: first sorted
+    X = model[:-1].transform(df.iloc[[1, 2]].drop(columns="kind"))
+    scaler, encoder = steps["numeric.scale"], steps["categorical.encode"]
+    assert X[0, 0] == pytest.approx((size_fill - scaler.mean_[0]) / scaler.scale_[0])
+    assert X[1, 2 + list(encoder.categories_[0]).index(colour_fill)] == 1
 
 
 def test_plots_are_written(tmp_path, capsys):
@@ -296,7 +319,6 @@ def test_help_everywhere(capsys):
     "rule, mode, loss",
     [
         ("irprop-", "batch", "binary_cross_entropy"),
-        ("lm", "batch", "squared_error"),
         ("adam", "minibatch", "binary_cross_entropy"),
     ],
 )
@@ -318,5 +340,22 @@ def test_mode_and_loss_follow_the_rule_unless_given(tmp_path, cls_csv, rule, mod
         "-q",
     ]
     assert main(argv) == 0
-    model = bprop.load(out)
-    assert (model.training["mode"], model.loss) == (mode, loss)
+    model = load_model(str(out))
+    assert (model.metadata["training"]["mode"], model.metadata["loss"]) == (mode, loss)
+
+
+def test_levenberg_marquardt_trains_regression_in_batch_mode(tmp_path, reg_parquet):
+    out = tmp_path / "r.bprop"
+    argv = ["train", str(reg_parquet), "--target", "price", "--out", str(out)]
+    assert main([*argv, "--epochs", "2", "--hidden", "3", "--rule", "lm", "-q"]) == 0
+    model = load_model(str(out))
+    assert (model.metadata["training"]["mode"], model.metadata["loss"]) == (
+        "batch",
+        "squared_error",
+    )
+
+
+def test_levenberg_marquardt_on_classes_says_why_it_cannot(tmp_path, cls_csv, capsys):
+    argv = ["train", str(cls_csv), "--target", "kind", "--out", str(tmp_path / "m.bprop")]
+    assert main([*argv, "--epochs", "2", "--rule", "lm", "-q"]) == 1
+    assert "sum-of-squares loss" in capsys.readouterr().err

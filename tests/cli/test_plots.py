@@ -2,12 +2,19 @@
 
 from __future__ import annotations
 
+import warnings
+
 import numpy as np
 import pandas as pd
 import pytest
+from sklearn.exceptions import ConvergenceWarning
 
-from bprop import EpochRecord, History, Network
-from bprop.sklearn.tabular import Preprocessing, TabularModel
+from bprop import EpochRecord, History
+from bprop.cli.common import Model, load_model
+from bprop.sklearn.classifier import MLPClassifier
+from bprop.sklearn.pipeline_file import save_pipeline
+from bprop.sklearn.regressor import MLPRegressor
+from bprop.sklearn.tabular import check_frame, infer_table, make_pipeline, target_values
 
 pytest.importorskip("matplotlib")
 from matplotlib.image import imread  # noqa: E402
@@ -31,15 +38,17 @@ def _history(with_val: bool = True) -> History:
     return h
 
 
-def _model(df: pd.DataFrame, target: str, hidden: int = 3) -> TabularModel:
-    pre = Preprocessing.fit(df, target)
-    net = Network(
-        [pre.n_inputs, hidden, pre.n_outputs],
-        "tanh",
-        "logistic" if pre.task == "classification" else "identity",
-        seed=0,
-    )
-    return TabularModel(net, pre, "binary_cross_entropy", history=_history())
+def _model(df: pd.DataFrame, target: str, path, hidden: int = 3) -> Model:
+    """A small pipeline, fitted and saved as 'bprop train' does, opened for the CLI."""
+    spec = infer_table(df, target)
+    cls = MLPClassifier if spec.task == "classification" else MLPRegressor
+    mlp = cls(hidden_layer_sizes=(hidden,), activation="tanh", max_iter=3, random_state=0)
+    pipeline = make_pipeline(spec, mlp)
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore", ConvergenceWarning)
+        pipeline.fit(check_frame(spec, df), target_values(spec, df))
+    save_pipeline(pipeline, path, {"table": spec.to_dict()})
+    return load_model(str(path))
 
 
 def _image(path) -> np.ndarray:
@@ -71,7 +80,7 @@ def test_decision_boundary_shows_both_classes(tmp_path):
     rng = np.random.default_rng(0)
     df = pd.DataFrame({"u": rng.normal(size=40), "v": rng.normal(size=40)})
     df["c"] = np.where(df["u"] > 0, "right", "left")
-    model = _model(df, "c")
+    model = _model(df, "c", tmp_path / "m.bprop")
     model.network.weights[0][...] = [[5, 0, 0], [0, 0, 0]]  # the class follows u
     model.network.biases[0][...] = 0
     model.network.weights[1][...] = [[5], [0], [0]]
@@ -85,7 +94,7 @@ def test_decision_boundary_shows_both_classes(tmp_path):
 def test_decision_boundary_needs_two_numeric_columns(tmp_path):
     df = pd.DataFrame({"u": [1.0, 2, 3, 4], "w": ["a", "b", "a", "b"], "c": ["x", "y"] * 2})
     with pytest.raises(ValueError, match="two numeric input columns"):
-        plots.decision_boundary_plot(_model(df, "c"), df, tmp_path / "db.png")
+        plots.decision_boundary_plot(_model(df, "c", tmp_path / "m.bprop"), df, tmp_path / "db.png")
 
 
 def test_training_plots_pick_what_applies(tmp_path):
@@ -97,11 +106,16 @@ def test_training_plots_pick_what_applies(tmp_path):
             "y": np.arange(8.0) * 1.5,
         }
     )
-    model = _model(df, "y")
-    assert model.preprocessing.task == "regression"
+    model = _model(df, "y", tmp_path / "r.bprop")
+    assert model.task == "regression"
     written = plots.training_plots(model, df, tmp_path / "out")
     assert [p.name for p in written] == ["learning_curves.png"]
     df2 = df.drop(columns="z").assign(y=["a", "b"] * 4)
-    names = [p.name for p in plots.training_plots(_model(df2, "y"), df2, tmp_path / "out2")]
+    names = [
+        p.name
+        for p in plots.training_plots(
+            _model(df2, "y", tmp_path / "c.bprop"), df2, tmp_path / "out2"
+        )
+    ]
     assert names == ["learning_curves.png", "confusion_matrix.png", "decision_boundary.png"]
     assert not [p for p in (tmp_path / "out2").iterdir() if p.name.endswith(".tmp")]

@@ -9,6 +9,7 @@ import pytest
 import bprop
 from bprop.cli import main
 from bprop.sklearn.onnx import onnx_feed
+from bprop.sklearn.tabular import final_estimator
 
 ort = pytest.importorskip("onnxruntime")
 onnx = pytest.importorskip("onnx")
@@ -101,17 +102,18 @@ def test_imputation_is_exported(tmp_path):
 
 
 def test_unseen_category_gives_an_all_zero_code_in_onnx(tmp_path):
-    """Documented difference: bprop refuses an unseen category; ONNX cannot raise."""
+    """As OneHotEncoder(handle_unknown='ignore') (bprop predict refuses such a row)."""
     df = _frame(30, 2)
     model, session = _train_and_export(tmp_path, df)
     new = df.drop(columns="target").head(1).copy()
     new["colour"] = "purple"
-    X = model.preprocessing.transform(new.assign(colour="red"))
+    X = model[:-1].transform(new.assign(colour="red"))
     X[:, 2:] = 0  # the one-hot block of 'colour', all zero
-    expected = model.network.predict(X)[:, 0]
+    expected = final_estimator(model).network_.predict(X)[:, 0]
     np.testing.assert_allclose(
         _run(session, model, new)["probabilities"][:, 1], expected, atol=1e-5
     )
+    np.testing.assert_allclose(model.predict_proba(new)[:, 1], expected, atol=1e-12)  # sklearn too
 
 
 def test_export_of_a_missing_model_fails_cleanly(tmp_path, capsys):

@@ -1,18 +1,31 @@
-"""The preprocessing stored in models, against scikit-learn's own transformers."""
+"""The thin tabular layer: column kinds, table checks, and the pipeline it builds."""
 
 from __future__ import annotations
 
-import json
+import warnings
 
 import numpy as np
 import pytest
 
 pd = pytest.importorskip("pandas")
 
-from sklearn.compose import ColumnTransformer  # noqa: E402
+from sklearn.compose import ColumnTransformer, TransformedTargetRegressor  # noqa: E402
+from sklearn.exceptions import ConvergenceWarning  # noqa: E402
 from sklearn.preprocessing import OneHotEncoder, StandardScaler  # noqa: E402
 
-from bprop.sklearn.tabular import DataError, Preprocessing, infer_task, read_table  # noqa: E402
+from bprop.sklearn.classifier import MLPClassifier  # noqa: E402
+from bprop.sklearn.regressor import MLPRegressor  # noqa: E402
+from bprop.sklearn.tabular import (  # noqa: E402
+    DataError,
+    check_frame,
+    final_estimator,
+    infer_table,
+    infer_task,
+    make_pipeline,
+    read_table,
+    table_of,
+    target_values,
+)
 
 
 def _frame(n: int = 50) -> pd.DataFrame:
@@ -28,26 +41,38 @@ def _frame(n: int = 50) -> pd.DataFrame:
     )
 
 
-def test_transform_matches_standard_scaler_and_one_hot_encoder():
+def _fit(df, target, mlp=None, **kw):
+    spec = infer_table(df, target, **kw)
+    mlp = mlp or (MLPClassifier if spec.task == "classification" else MLPRegressor)(
+        hidden_layer_sizes=(3,), max_iter=2, random_state=0
+    )
+    pipeline = make_pipeline(spec, mlp)
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore", ConvergenceWarning)
+        pipeline.fit(check_frame(spec, df), target_values(spec, df))
+    return spec, pipeline
+
+
+def test_columns_kinds_and_the_transform_is_scikit_learns():
     df = _frame()
-    pre = Preprocessing.fit(df, "target")
+    spec, pipeline = _fit(df, "target")
+    assert (spec.numeric, spec.categorical) == (["num", "const"], ["cat", "flag"])
     reference = ColumnTransformer(
         [
-            ("num", StandardScaler(), ["num", "const", "flag"]),
-            ("cat", OneHotEncoder(handle_unknown="error", sparse_output=False), ["cat"]),
+            ("num", StandardScaler(), ["num", "const"]),
+            ("cat", OneHotEncoder(sparse_output=False), ["cat", "flag"]),
         ]
     ).fit(df)
-    ours = pre.transform(df)
-    names = pre.input_names()
-    ref = reference.transform(df.assign(flag=df["flag"].astype(float)))
-    ref_names = ["num", "const", "flag", "cat=a", "cat=b", "cat=c"]
-    for name, column in zip(ref_names, ref.T, strict=True):
-        np.testing.assert_allclose(ours[:, names.index(name)], column, rtol=1e-12, atol=1e-12)
+    np.testing.assert_allclose(
+        pipeline[:-1].transform(df), reference.transform(df), rtol=1e-12, atol=1e-12
+    )
+    assert table_of(pipeline, spec.to_dict()) == spec
 
 
 def test_classes_and_task_inference():
     df = _frame()
-    assert Preprocessing.fit(df, "target").classes == ["x", "y", "z"]
+    _, pipeline = _fit(df, "target")
+    assert list(pipeline.classes_) == ["x", "y", "z"]
     assert infer_task(pd.Series([1.5, 2.0])) == "regression"
     assert infer_task(pd.Series(np.arange(21))) == "regression"
     assert infer_task(pd.Series(np.arange(20))) == "classification"
@@ -55,63 +80,68 @@ def test_classes_and_task_inference():
     assert infer_task(pd.Series([True, False])) == "classification"
 
 
-def test_regression_target_round_trips_through_decode():
+def test_regression_target_is_standardised_by_a_transformed_target_regressor():
     df = _frame().assign(target=np.linspace(-5, 95, 50))
-    pre = Preprocessing.fit(df, "target")
-    z = pre.encode_target(df)
-    assert z.mean() == pytest.approx(0) and z.std() == pytest.approx(1)
-    np.testing.assert_allclose(pre.decode(z[:, None])[0], df["target"])
-
-
-def test_binary_decode_gives_both_probabilities():
-    df = _frame().assign(target=np.tile(["no", "yes"], 25))
-    pre = Preprocessing.fit(df, "target")
-    labels, proba = pre.decode(np.array([[0.2], [0.9]]))
-    assert list(labels) == ["no", "yes"]
-    np.testing.assert_allclose(proba, [[0.8, 0.2], [0.1, 0.9]])
+    _, pipeline = _fit(df, "target")
+    ttr = pipeline.named_steps["mlp"]
+    assert isinstance(ttr, TransformedTargetRegressor)
+    assert isinstance(final_estimator(pipeline), MLPRegressor)
+    assert ttr.transformer_.mean_[0] == pytest.approx(45.0)
+    assert ttr.transformer_.scale_[0] == pytest.approx(df["target"].std(ddof=0))
+    z = final_estimator(pipeline).predict(pipeline[:-1].transform(df))
+    np.testing.assert_allclose(pipeline.predict(df), z * ttr.transformer_.scale_[0] + 45.0)
 
 
 def test_integer_category_codes_read_as_floats_still_match():
     df = pd.DataFrame({"code": [1, 2, 3, 1], "t": [0.0, 1.0, 2.0, 3.0]})
-    pre = Preprocessing.fit(df, "t", categorical=("code",))
-    assert pre.columns[0].categories == ["1", "2", "3"]
+    spec, pipeline = _fit(df, "t", categorical=("code",))
+    encoder = pipeline.named_steps["columns"].named_transformers_["categorical"][-1]
+    assert list(encoder.categories_[0]) == [1, 2, 3]
     again = pd.DataFrame({"code": [2.0, np.nan, 3.0]})  # what a file with a hole reads as
     with pytest.raises(DataError, match="empty cells"):
-        pre.transform(again)
-    X = pre.transform(again.iloc[[0, 2]])
+        check_frame(spec, again, pipeline)
+    X = pipeline[:-1].transform(check_frame(spec, again.iloc[[0, 2]], pipeline))
     np.testing.assert_array_equal(X, [[0, 1, 0], [0, 0, 1]])
 
 
-def test_dict_round_trip_is_exact_and_json():
+def test_check_frame_names_columns_rows_and_values():
+    df = _frame()
+    spec, pipeline = _fit(df, "target")
+    with pytest.raises(DataError, match="missing column 'cat'"):
+        check_frame(spec, df.drop(columns="cat"), pipeline)
+    with pytest.raises(DataError, match="unexpected column 'zzz'"):
+        check_frame(spec, df.assign(zzz=1), pipeline)
+    with pytest.raises(DataError, match=r"not seen in training: 'q'.*known: 'a', 'b', 'c'"):
+        check_frame(spec, df.assign(cat=["q", *df["cat"][1:]]), pipeline)
+    bad = df.astype({"num": object})
+    bad.loc[4, "num"] = "1,5"
+    with pytest.raises(DataError, match=r"column 'num' is numeric.*row 5.*'1,5'"):
+        check_frame(spec, bad, pipeline)
+    with pytest.raises(DataError, match="infinite"):
+        check_frame(spec, df.assign(num=np.inf), pipeline)
+    with pytest.raises(DataError, match="labels the model does not know: w"):
+        target_values(spec, df.assign(target="w"), pipeline.classes_)
+
+
+def test_an_unseen_category_is_all_zeros_in_the_pipeline_itself():
+    df = _frame()
+    _, pipeline = _fit(df, "target")
+    X = pipeline[:-1].transform(df.assign(cat="q"))
+    np.testing.assert_array_equal(X[:, 2:5], 0)  # handle_unknown='ignore'
+
+
+def test_impute_uses_the_training_mean_and_most_frequent_category():
     df = _frame()
     df.loc[3, "num"] = np.nan
-    pre = Preprocessing.fit(df, "target", impute=True, drop=("const",))
-    d = json.loads(json.dumps(pre.to_dict(), allow_nan=False))
-    again = Preprocessing.from_dict(d)
-    assert again == pre
-    np.testing.assert_array_equal(again.transform(df), pre.transform(df))
-
-
-@pytest.mark.parametrize(
-    "change, message",
-    [
-        (lambda d: d.update(task="clustering"), "unknown task"),
-        (lambda d: d["columns"][0].update(scale=0), "bad mean/scale"),
-        (lambda d: d["columns"][0].update(mean="1"), "bad mean/scale"),
-        (lambda d: d["columns"][0].update(kind="code"), "unknown kind"),
-        (lambda d: d["columns"][2].update(categories=["a", "a"]), "bad categories"),
-        (lambda d: d["columns"][2].update(fill="zzz"), "not a category"),
-        (lambda d: d.update(classes=["x"]), "bad class labels"),
-        (lambda d: d.update(classes=[{"x": 1}, "y"]), "bad class labels"),
-        (lambda d: d.update(extra=1), "keys"),
-        (lambda d: d["columns"].append(dict(d["columns"][0])), "duplicate"),
-    ],
-)
-def test_from_dict_is_strict(change, message):
-    d = Preprocessing.fit(_frame(), "target").to_dict()
-    change(d)
-    with pytest.raises(ValueError, match=message):
-        Preprocessing.from_dict(d)
+    df.loc[[5, 6], "cat"] = np.nan
+    with pytest.raises(DataError, match=r"column 'num' has empty cells \(row 4\).*--impute"):
+        infer_table(df, "target")
+    spec, pipeline = _fit(df, "target", impute=True, drop=("const",))
+    X = pipeline[:-1].transform(check_frame(spec, df, pipeline))
+    assert X[3, 0] == pytest.approx(0.0)  # the mean, standardised
+    counts = df["cat"].value_counts()
+    fill = sorted(counts[counts == counts.max()].index)[0]
+    assert X[5, 1 + ["a", "b", "c"].index(fill)] == 1
 
 
 def test_read_table_formats(tmp_path):

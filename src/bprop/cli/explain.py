@@ -9,16 +9,17 @@ from __future__ import annotations
 import argparse
 import json
 from pathlib import Path
+from typing import Any
 
 import numpy as np
 
-from bprop.cli.main import _key_value
+from bprop.cli.common import HelpFormatter, common_options, emit, emit_json, key_value
 from bprop.core.network import Network
 from bprop.core.network_file import load_network
 from bprop.optim import get_rule
 from bprop.training.explain import Explanation, explain_step
 
-__all__ = ["add_arguments", "explain_from_args"]
+__all__ = ["add_arguments", "add_parser", "explain_from_args", "run_explain"]
 
 
 def _csv_floats(text: str) -> list[float]:
@@ -88,7 +89,7 @@ def add_arguments(p: argparse.ArgumentParser) -> None:
         "--param",
         action="append",
         default=[],
-        type=_key_value,
+        type=key_value,
         metavar="KEY=VALUE",
         help="another rule hyperparameter (repeatable)",
     )
@@ -153,3 +154,28 @@ def explain_from_args(args: argparse.Namespace) -> Explanation:
         freeze_biases=args.freeze_biases,
         digits=args.digits,
     )
+
+
+def run_explain(args: argparse.Namespace) -> int:
+    """Run ``bprop explain``; returns the exit status."""
+    result = explain_from_args(args)
+    if args.json:
+        emit_json(result.to_dict())
+    else:
+        emit(args, result.format())
+    return 0
+
+
+def add_parser(sub: Any) -> None:
+    """Add the ``explain`` command to the subparsers."""
+    p = sub.add_parser(
+        "explain",
+        parents=[common_options(True)],
+        help="print every number of one backpropagation step",
+        description="For a small network and one pattern, print the forward "
+        "pass, the error, the deltas, the gradients, the weight changes under "
+        "the chosen rule, the new weights and the new error.",
+        formatter_class=HelpFormatter,
+    )
+    add_arguments(p)
+    p.set_defaults(func=run_explain)

@@ -1,4 +1,4 @@
-"""PNG plots of a trained tabular model (matplotlib, no display needed).
+"""PNG plots of a trained model or a checkpoint (matplotlib, no display needed).
 
 - ``learning_curves.png``: training and validation loss per epoch (log scale when all
   positive), and the accuracy curves for classification;
@@ -96,13 +96,16 @@ def confusion_matrix_plot(matrix: np.ndarray, labels: list, path: str | os.PathL
 def decision_boundary_plot(
     model: Any, df: Any, path: str | os.PathLike, resolution: int = 200
 ) -> Path:
-    """The predicted class over a grid of the two numeric input columns, with the data."""
+    """The predicted class over a grid of the two numeric input columns, with the data.
+
+    ``model``: a :class:`bprop.cli.common.Model` of a pipeline with two numeric columns.
+    """
     import pandas as pd
 
-    pre = model.preprocessing
-    cols = [c.name for c in pre.columns]
-    if len(cols) != 2 or any(c.kind != "numeric" for c in pre.columns):
+    table = model.table
+    if table is None or len(table.numeric) != 2 or table.categorical:
         raise ValueError("a decision boundary needs exactly two numeric input columns")
+    cols = table.numeric
     x = df[cols[0]].to_numpy(dtype=float)
     y = df[cols[1]].to_numpy(dtype=float)
 
@@ -113,40 +116,54 @@ def decision_boundary_plot(
 
     gx, gy = np.meshgrid(span(x), span(y))
     grid = pd.DataFrame({cols[0]: gx.ravel(), cols[1]: gy.ravel()})
-    _, proba = pre.decode(model.outputs(grid))
+    _, proba = model.predict(grid)
     assert proba is not None
     cls = proba.argmax(axis=1).reshape(gx.shape)
     fig = _figure()
     ax = fig.add_subplot(1, 1, 1)
-    k = len(pre.classes)
+    classes = model.classes
+    k = len(classes)
     ax.contourf(gx, gy, cls, levels=np.arange(k + 1) - 0.5, cmap="coolwarm", alpha=0.3)
-    if pre.target in df.columns:
-        codes = pre.encode_target(df)
+    if model.target in df.columns:
+        codes = _codes(df[model.target].to_numpy(), classes)
         scatter = ax.scatter(
             x, y, c=codes, cmap="coolwarm", vmin=0, vmax=k - 1, edgecolors="k", s=20
         )
         handles = scatter.legend_elements()[0]
-        ax.legend(handles, [str(c) for c in pre.classes], title=pre.target)
+        ax.legend(handles, [str(c) for c in classes], title=model.target)
     ax.set(xlabel=cols[0], ylabel=cols[1], title="decision regions")
     return _save(fig, Path(path))
 
 
+def _codes(labels: np.ndarray, classes: list) -> np.ndarray:
+    """The index of each label in ``classes`` (-1 for a label not among them)."""
+    index = {c: i for i, c in enumerate(classes)}
+    return np.array([index.get(v.item() if isinstance(v, np.generic) else v, -1) for v in labels])
+
+
 def training_plots(model: Any, df: Any, directory: str | os.PathLike) -> list[Path]:
-    """All plots that apply to the model (and data, if given); returns the files written."""
+    """All plots that apply to the model (a :class:`bprop.cli.common.Model`) and the data,
+    if given; returns the files written."""
     out = Path(directory)
     out.mkdir(parents=True, exist_ok=True)
     written = []
     if model.history is not None and model.history.records:
         written.append(learning_curves(model.history, out / "learning_curves.png"))
-    pre = model.preprocessing
-    if df is not None and pre.task == "classification" and pre.target in df.columns:
+    target = model.target
+    if df is not None and model.kind != "checkpoint" and model.task == "classification":
         from sklearn.metrics import confusion_matrix
 
-        codes = pre.encode_target(df)
-        _, proba = pre.decode(model.outputs(df))
-        assert proba is not None
-        matrix = confusion_matrix(codes, proba.argmax(axis=1), labels=list(range(len(pre.classes))))
-        written.append(confusion_matrix_plot(matrix, pre.classes, out / "confusion_matrix.png"))
-        if len(pre.columns) == 2 and all(c.kind == "numeric" for c in pre.columns):
+        if target is None or target not in df.columns:
+            return written
+        classes = model.classes
+        pred, _ = model.predict(df, target)
+        matrix = confusion_matrix(
+            _codes(df[target].to_numpy(), classes),
+            _codes(pred, classes),
+            labels=range(len(classes)),
+        )
+        written.append(confusion_matrix_plot(matrix, classes, out / "confusion_matrix.png"))
+        table = model.table
+        if table is not None and len(table.numeric) == 2 and not table.categorical:
             written.append(decision_boundary_plot(model, df, out / "decision_boundary.png"))
     return written

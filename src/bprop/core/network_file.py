@@ -93,6 +93,6 @@ def check_loss_name(path: object, metadata: dict) -> str | None:
 
 def load_network(path: str | os.PathLike) -> Network:
     """The network of any bprop model file that holds one (for an estimator: its network)."""
-    metadata, tensors = read_container(path, ("network", "tabular", "estimator"))
+    metadata, tensors = read_container(path, ("network", "pipeline", "tabular", "estimator"))
     check_loss_name(path, metadata)
     return network_from_file(path, metadata, tensors)

@@ -10,7 +10,8 @@ files in :mod:`bprop.training.model_file`, estimators and pipelines in
 Tensors of a model: ``layers.{l}.weight`` (shape (n_in, n_out), W[i, j] = w_ij),
 ``layers.{l}.bias`` (shape (n_out,)), and optionally ``history`` (one row per epoch);
 checkpoints add ``rule_state.*`` and ``best_params``, estimator files
-``estimator.<attribute>_``. Other tools read the weights directly
+``estimator.<attribute>_``, pipeline files ``pipeline.<i>`` (fitted arrays of
+the preprocessing steps). Other tools read the weights directly
 (``safetensors.numpy.load_file``); note that PyTorch's ``nn.Linear.weight`` is the
 transpose, (n_out, n_in).
 
@@ -33,7 +34,7 @@ __all__ = ["FORMAT", "FORMAT_VERSION", "KINDS", "read_container", "write_contain
 
 FORMAT = "bprop-model"
 FORMAT_VERSION = 1
-KINDS = ("network", "tabular", "estimator", "checkpoint")
+KINDS = ("network", "pipeline", "tabular", "estimator", "checkpoint")
 
 
 def write_container(

@@ -61,7 +61,8 @@ _INDEX = r"(?:0|[1-9][0-9]*)"  # a canonical decimal index: no sign, no leading 
 #: The tensor names a bprop file may hold (ASCII, matched in full, indices canonical).
 TENSOR_NAME = re.compile(
     rf"layers\.{_INDEX}\.(?:weight|bias)|history|best_params"
-    rf"|rule_state\.[A-Za-z_][A-Za-z0-9_]*(?:\.{_INDEX})?|estimator\.[A-Za-z][A-Za-z0-9_]*_",
+    rf"|rule_state\.[A-Za-z_][A-Za-z0-9_]*(?:\.{_INDEX})?|estimator\.[A-Za-z][A-Za-z0-9_]*_"
+    rf"|pipeline\.{_INDEX}",
     re.ASCII,
 )
 

@@ -56,7 +56,13 @@ from bprop.sklearn._solvers import (
     solver_name,
 )
 from bprop.sklearn.estimator_file import save_estimator
-from bprop.training.stopping import Stop, StoppingCriterion, StopReason
+from bprop.training.checkpoint import restore, training_finished
+from bprop.training.stopping import (
+    Stop,
+    StoppingCriterion,
+    StopReason,
+    max_epochs_reached,
+)
 from bprop.training.threads import blas_limit, check_n_threads, choose_threads, step_rows
 from bprop.training.trainer import DivergenceWarning, Trainer
 
@@ -76,10 +82,10 @@ class BaseMLP(BaseEstimator):
     def _check_params(self) -> None:
         """A ValueError naming the first bad constructor parameter."""
         self._hidden_sizes()
-        act = self.activation
-        if not isinstance(act, str | Activation):
-            raise ValueError(f"activation must be a name or a bprop Activation, got {act!r}")
-        get_activation(act)
+        for act in self._hidden_activations():
+            if not isinstance(act, str | Activation):
+                raise ValueError(f"activation must be a name or a bprop Activation, got {act!r}")
+            get_activation(act)
         check_interval("alpha", self.alpha, low=0.0)
         bs = self.batch_size
         if not (bs == "auto" if isinstance(bs, str) else is_int(bs) and bs >= 1):
@@ -127,6 +133,17 @@ class BaseMLP(BaseEstimator):
                 raise ValueError(f"hidden_layer_sizes must be > 0, got {self.hidden_layer_sizes}.")
         return [int(s) for s in sizes]
 
+    def _hidden_activations(self) -> list[Any]:
+        """``activation`` as a list: one entry, or one per hidden layer (a tuple or list)."""
+        act = self.activation
+        acts = list(act) if isinstance(act, tuple | list) else [act]
+        if isinstance(act, tuple | list) and len(acts) != len(self._hidden_sizes()):
+            raise ValueError(
+                f"activation has {len(acts)} entries for {len(self._hidden_sizes())} hidden "
+                "layers; give one name, or one per hidden layer"
+            )
+        return acts
+
     def _stopping(self) -> tuple[StoppingCriterion, ...]:
         s = self.stopping
         if s is None:
@@ -166,10 +183,11 @@ class BaseMLP(BaseEstimator):
         6 otherwise (Glorot & Bengio 2010), from the estimator's ``RandomState``. The same
         ``random_state`` therefore gives the same initial weights as scikit-learn.
         """
-        hidden = get_activation(self.activation)
+        acts = [get_activation(a) for a in self._hidden_activations()]
+        hidden: Any = acts if isinstance(self.activation, tuple | list) else acts[0]
         out = self._out_activation
         if self.init is None:
-            factor = 2.0 if hidden.name == "logistic" else 6.0
+            factor = 2.0 if acts[0].name == "logistic" else 6.0
             Ws, bs = [], []
             for fan_in, fan_out in pairwise(layer_units):
                 bound = np.sqrt(factor / (fan_in + fan_out))
@@ -221,8 +239,18 @@ class BaseMLP(BaseEstimator):
         return blas_limit(threads, refresh=refresh)
 
     # ------------------------------------------------------------------ fit
-    def _fit(self, X, T, sample_weight, *, incremental: bool, stratify_ok: bool) -> BaseMLP:
-        """Train on validated X (dense float) and 2-D targets T (float)."""
+    def _fit(
+        self, X, T, sample_weight, *, incremental: bool, stratify_ok: bool, checkpoint=None
+    ) -> BaseMLP:
+        """Train on validated X (dense float) and 2-D targets T (float).
+
+        ``checkpoint`` (a :class:`~bprop.training.checkpoint.Checkpoint` or a path) resumes
+        a run that was checkpointed with the same data and parameters: its weights, rule
+        state, epoch, history and random generator replace the fresh ones, and training
+        goes on to ``max_iter`` epochs in all, bit for bit as the uninterrupted run.
+        """
+        if checkpoint is not None and (incremental or self.warm_start):
+            raise ValueError("checkpoint resumes a fresh fit; not with partial_fit or warm_start")
         first_pass = not hasattr(self, "network_") or (not self.warm_start and not incremental)
         if incremental and self.early_stopping:
             raise ValueError("partial_fit does not support early_stopping=True")
@@ -245,9 +273,13 @@ class BaseMLP(BaseEstimator):
         )
         if sw_tr is not None and sw_tr.sum() <= 0:
             raise ValueError("sample_weight must have a positive sum")
+        finished = None
         if not resume:
             trainer = self._make_trainer(rule, X_tr.shape[0], rs)
             self._trainer = trainer
+            if checkpoint is not None:
+                restore(trainer, checkpoint)
+                finished = training_finished(trainer, self.max_iter)
         monitor = self._monitor(
             X_tr.shape[0],
             float(X_tr.shape[0] if sw_tr is None else sw_tr.sum()),
@@ -261,16 +293,19 @@ class BaseMLP(BaseEstimator):
         if validation is not None and any(c.needs_validation for c in trainer.stopping):
             X_val, T_val, _, sw_val = validation
             val_data = (X_val, T_val) if sw_val is None else (X_val, T_val, sw_val)
+        resumed = checkpoint is not None
         rows = step_rows(trainer.mode, trainer.batch_size, trainer.block_size, X_tr.shape[0])
         return self._train(
             trainer,
             monitor,
             (X_tr, T_tr),
-            {"sample_weight": sw_tr, "validation_data": val_data, "resume": resume},
+            {"sample_weight": sw_tr, "validation_data": val_data, "resume": resume or resumed},
             rows,
             incremental=incremental,
             closure=closure,
             early=early,
+            finished=finished,
+            resumed=resumed,
         )
 
     def _prepare_network(self, layer_units: list[int], dtype, rs, first_pass: bool, early: bool):
@@ -312,20 +347,27 @@ class BaseMLP(BaseEstimator):
         incremental: bool,
         closure: bool,
         early: bool,
+        finished: Stop | None = None,
+        resumed: bool = False,
     ) -> BaseMLP:
         """Run ``trainer.fit(*data, **fit_kwargs)`` with scikit-learn's bookkeeping, then its
         end-of-fit behaviour: non-finite weights raise for scikit-learn's solvers, the best
         weights of early stopping come back, a ConvergenceWarning at the iteration limit."""
-        trainer.max_epochs = 1 if incremental else self.max_iter
+        done = trainer.state.epoch if resumed and trainer.state is not None else 0
+        trainer.max_epochs = 1 if incremental else self.max_iter - done
         trainer.callbacks = (monitor, *(self.callbacks or ()))
         self.n_iter_ = 0
         # scikit-learn's solvers raise on non-finite weights (below); bprop's own warn.
         strict = solver_name(self) in SKLEARN_SOLVERS
         try:
-            with self._blas_threads(rows, backward=True, refresh=True), warnings.catch_warnings():
-                if strict:
-                    warnings.simplefilter("ignore", DivergenceWarning)
-                trainer.fit(*data, **fit_kwargs)
+            if finished is None:
+                with (
+                    self._blas_threads(rows, backward=True, refresh=True),
+                    warnings.catch_warnings(),
+                ):
+                    if strict:
+                        warnings.simplefilter("ignore", DivergenceWarning)
+                    trainer.fit(*data, **fit_kwargs)
         finally:
             trainer.callbacks = tuple(self.callbacks or ())
             self.history_ = trainer.history
@@ -334,6 +376,8 @@ class BaseMLP(BaseEstimator):
             or not np.all(np.isfinite(self.network_.params))
         ):
             raise ValueError(NON_FINITE_MESSAGE)
+        if resumed:
+            self._finish_resumed(trainer, finished, fit_kwargs.get("validation_data") is not None)
         if early and getattr(self, "_best_params", None) is not None:
             np.copyto(self.network_.params, self._best_params)
         history = self.history_
@@ -356,6 +400,18 @@ class BaseMLP(BaseEstimator):
                 )
             warnings.warn(msg, ConvergenceWarning, stacklevel=3)
         return self
+
+    def _finish_resumed(self, trainer: Trainer, finished: Stop | None, has_val: bool) -> None:
+        """The stop reason and weights a resumed run ends with, as the uninterrupted one."""
+        history = trainer.history
+        if finished is not None:  # the checkpoint was written in the run's last epoch
+            history.set_stop(finished)
+            best = trainer.state.best_params
+            if has_val and best is not None and any(c.restore_best for c in trainer.stopping):
+                np.copyto(self.network_.params, best)
+                history.restored_best = True
+        elif history.stop is StopReason.MAX_EPOCHS:
+            history.set_stop(max_epochs_reached(self.max_iter))
 
     def _init_attributes(self, layer_units: list[int], early: bool) -> None:
         self.n_layers_ = len(layer_units)
@@ -406,15 +462,21 @@ class BaseMLP(BaseEstimator):
 
     def _split(self, X, T, sw, rs, stratify_ok: bool, need_val: bool):
         """The training part, and (X_val, T_val, y_val, sw_val) when validation is needed."""
+        self.validation_indices_ = None
         if not need_val:
             return X, T, sw, None
         stratify = T if stratify_ok and T.shape[1] == 1 else None
         arrays = (X, T) if sw is None else (X, T, sw)
         parts = train_test_split(
-            *arrays, random_state=rs, test_size=self.validation_fraction, stratify=stratify
+            *arrays,
+            np.arange(X.shape[0]),
+            random_state=rs,
+            test_size=self.validation_fraction,
+            stratify=stratify,
         )
         X_tr, X_val, T_tr, T_val = parts[:4]
         sw_tr, sw_val = (parts[4], parts[5]) if sw is not None else (None, None)
+        self.validation_indices_ = parts[-1]
         if X_val.shape[0] < 2:
             raise ValueError(
                 "The validation set is too small. Increase 'validation_fraction' or the size "

@@ -44,6 +44,7 @@ class MLPClassifier(ClassifierMixin, BaseMLP):
     (views of ``network_.weights`` / ``network_.biases``), ``classes_``, ``loss_``,
     ``best_loss_``, ``loss_curve_``, ``validation_scores_``, ``best_validation_score_``,
     ``t_``, ``n_iter_``, ``n_layers_``, ``n_outputs_``, ``out_activation_``,
+    ``validation_indices_`` (the rows of X held out for validation, or None),
     ``n_features_in_``, ``feature_names_in_``, and bprop's ``network_`` (the trained
     :class:`bprop.Network`) and ``history_`` (:class:`bprop.History`).
     """
@@ -112,17 +113,18 @@ class MLPClassifier(ClassifierMixin, BaseMLP):
         self.n_threads = n_threads
 
     # ------------------------------------------------------------------ fit
-    def fit(self, X, y=None, sample_weight=None):
+    def fit(self, X, y=None, sample_weight=None, *, checkpoint=None):
         """Fit the model to data matrix X and target(s) y (class labels or indicators), or to
         out-of-memory data: a :class:`bprop.ParquetData` or :class:`bprop.dask.DaskData` (y None).
 
-        ``sample_weight`` weights each pattern's error (multiplied by ``class_weight``).
+        ``sample_weight`` weights each pattern's error (multiplied by ``class_weight``);
+        ``checkpoint`` resumes a checkpointed run (see ``bprop.sklearn._base.BaseMLP._fit``).
         """
         self._check_params()
         if isinstance(X, OutOfCoreData):
             check_no_y(y)
             return self._fit_streamed(X, sample_weight)
-        return self._fit_classifier(X, y, sample_weight, incremental=False)
+        return self._fit_classifier(X, y, sample_weight, incremental=False, checkpoint=checkpoint)
 
     def _fit_streamed(self, data: OutOfCoreData, sample_weight: object) -> MLPClassifier:
         """Classes from one streaming pass over the target column, then a streamed fit."""
@@ -155,7 +157,7 @@ class MLPClassifier(ClassifierMixin, BaseMLP):
             )
         return self._fit_classifier(X, y, sample_weight, incremental=True)
 
-    def _fit_classifier(self, X, y, sample_weight, incremental: bool):
+    def _fit_classifier(self, X, y, sample_weight, incremental: bool, checkpoint=None):
         first_pass = not hasattr(self, "network_") or (not self.warm_start and not incremental)
         X, y = self._check_X_y(X, y, reset=first_pass)
         if y.ndim == 2 and y.shape[1] == 1:
@@ -187,7 +189,9 @@ class MLPClassifier(ClassifierMixin, BaseMLP):
             if sample_weight is not None:
                 cw *= _check_sample_weight(sample_weight, X, dtype=X.dtype)
             sample_weight = cw
-        return self._fit(X, T, sample_weight, incremental=incremental, stratify_ok=True)
+        return self._fit(
+            X, T, sample_weight, incremental=incremental, stratify_ok=True, checkpoint=checkpoint
+        )
 
     # ------------------------------------------------------------------ hooks
     @property

@@ -36,7 +36,14 @@ from bprop.files import ModelFileError
 from bprop.files.jsonsafe import NON_FINITE
 from bprop.training.model_file import ModelFile, write_model_file
 
-__all__ = ["ESTIMATORS", "load_estimator", "save_estimator"]
+__all__ = [
+    "ESTIMATORS",
+    "estimator_from_record",
+    "estimator_loss",
+    "estimator_record",
+    "load_estimator",
+    "save_estimator",
+]
 
 ESTIMATORS = ("MLPClassifier", "MLPRegressor", "MLPAutoencoder")
 _SKIP = {"network_", "history_", "coefs_", "intercepts_"}
@@ -138,8 +145,8 @@ def _string_array(items: list, tag: str) -> np.ndarray:
     return np.array(items, dtype=f"<U{max(longest, 1)}")
 
 
-def save_estimator(estimator: Any, path: str | os.PathLike) -> None:
-    """Write a fitted bprop estimator to a model file (atomically)."""
+def estimator_record(estimator: Any, tensors: dict[str, np.ndarray]) -> dict[str, Any]:
+    """The ``estimator`` metadata of a fitted bprop estimator; its arrays go to ``tensors``."""
     name = type(estimator).__name__
     if name not in ESTIMATORS or not type(estimator).__module__.startswith("bprop."):
         raise ValueError(f"cannot save a {name}: not a bprop estimator")
@@ -147,7 +154,6 @@ def save_estimator(estimator: Any, path: str | os.PathLike) -> None:
     if network is None:
         raise ValueError(f"this {name} is not fitted yet; call fit before save")
     estimator._sync_network()
-    tensors: dict[str, np.ndarray] = {}
     params = {k: _encode(v, k, None) for k, v in estimator.get_params(deep=False).items()}
     attributes = {
         k: _encode(v, k, tensors)
@@ -158,12 +164,24 @@ def save_estimator(estimator: Any, path: str | os.PathLike) -> None:
     binarizer = getattr(estimator, "_label_binarizer", None)
     if binarizer is not None:
         info["label_binarizer"] = str(binarizer.y_type_)
+    return info
+
+
+def estimator_loss(estimator: Any) -> str | None:
+    """The name of the loss the estimator trains (stored with its network)."""
     loss = getattr(estimator, "_loss_name", None)
+    return loss if isinstance(loss, str) else None
+
+
+def save_estimator(estimator: Any, path: str | os.PathLike) -> None:
+    """Write a fitted bprop estimator to a model file (atomically)."""
+    tensors: dict[str, np.ndarray] = {}
+    info = estimator_record(estimator, tensors)
     write_model_file(
         path,
-        network,
+        estimator.network_,
         kind="estimator",
-        loss=loss if isinstance(loss, str) else None,
+        loss=estimator_loss(estimator),
         history=getattr(estimator, "history_", None),
         extra={"estimator": info},
         extra_tensors=tensors,
@@ -173,11 +191,16 @@ def save_estimator(estimator: Any, path: str | os.PathLike) -> None:
 def load_estimator(mf: ModelFile, path: str, classes: dict[str, type]) -> Any:
     """Rebuild the estimator of a validated model file (``bprop.load`` calls this);
     ``classes`` maps the allowed class names to the classes."""
-    info = mf.metadata.get("estimator")
+    return estimator_from_record(mf, mf.metadata.get("estimator"), path, classes)
+
+
+def estimator_from_record(mf: ModelFile, info: Any, path: str, classes: dict[str, type]) -> Any:
+    """The estimator an :func:`estimator_record` describes, with the file's network and
+    history; every problem is a ModelFileError naming ``path``."""
     if not isinstance(info, dict) or not {"class", "params", "attributes"} <= set(info):
         raise ModelFileError(path, "malformed estimator metadata")
     name = info["class"]
-    if name not in ESTIMATORS:
+    if name not in ESTIMATORS or name not in classes:
         raise ModelFileError(path, f"estimator class {name!r} not allowed")
     cls = classes[name]
     tensors = {k: v for k, v in mf.extra_tensors.items() if k.startswith("estimator.")}

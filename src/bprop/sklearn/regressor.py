@@ -109,15 +109,16 @@ class MLPRegressor(RegressorMixin, BaseMLP):
             )
         super()._check_params()
 
-    def fit(self, X, y=None, sample_weight=None):
+    def fit(self, X, y=None, sample_weight=None, *, checkpoint=None):
         """Fit the model to data matrix X and target(s) y, or to out-of-memory data (a
-        :class:`bprop.ParquetData` or :class:`bprop.dask.DaskData`; y stays None)."""
+        :class:`bprop.ParquetData` or :class:`bprop.dask.DaskData`; y stays None);
+        ``checkpoint``: as the classifier."""
         self._check_params()
         if isinstance(X, OutOfCoreData):
             check_no_y(y)
             check = _nonnegative_targets if self.loss == "poisson" else None
             return fit_streamed(self, X, len(X.target), check, sample_weight)
-        return self._fit_regressor(X, y, sample_weight, incremental=False)
+        return self._fit_regressor(X, y, sample_weight, incremental=False, checkpoint=checkpoint)
 
     @available_if(check_incremental_solver)
     def partial_fit(self, X, y, sample_weight=None):
@@ -125,7 +126,7 @@ class MLPRegressor(RegressorMixin, BaseMLP):
         self._check_params()
         return self._fit_regressor(X, y, sample_weight, incremental=True)
 
-    def _fit_regressor(self, X, y, sample_weight, incremental: bool):
+    def _fit_regressor(self, X, y, sample_weight, incremental: bool, checkpoint=None):
         first_pass = not hasattr(self, "network_") or (not self.warm_start and not incremental)
         X, y = self._check_X_y(X, y, reset=first_pass, y_numeric=True)
         if y.ndim == 2 and y.shape[1] == 1:
@@ -133,7 +134,9 @@ class MLPRegressor(RegressorMixin, BaseMLP):
         T = np.asarray(y, dtype=X.dtype).reshape(len(y), -1)
         if self.loss == "poisson":
             _nonnegative_targets(T)
-        return self._fit(X, T, sample_weight, incremental=incremental, stratify_ok=False)
+        return self._fit(
+            X, T, sample_weight, incremental=incremental, stratify_ok=False, checkpoint=checkpoint
+        )
 
     @property
     def _out_activation(self) -> Activation:
