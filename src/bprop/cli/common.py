@@ -22,6 +22,7 @@ import numpy as np
 from sklearn import metrics as skm
 from sklearn.pipeline import Pipeline
 
+from bprop.files.jsonsafe import to_json as jsonable
 from bprop.sklearn.classifier import MLPClassifier
 from bprop.sklearn.persistence import BpropFile, open_file
 from bprop.sklearn.regressor import MLPRegressor
@@ -33,7 +34,6 @@ from bprop.sklearn.tabular import (
     rows_text,
     table_of,
 )
-from bprop.files.jsonsafe import to_json as jsonable
 
 __all__ = [
     "CLIError",

@@ -36,6 +36,7 @@ from bprop.cli.common import (
 from bprop.cli.plots import training_plots
 from bprop.cli.train_options import add_train_options
 from bprop.core.network import as_float_dtype
+from bprop.files.jsonsafe import to_json as jsonable
 from bprop.optim import get_rule
 from bprop.sklearn.classifier import MLPClassifier
 from bprop.sklearn.pipeline_file import save_pipeline
@@ -48,7 +49,6 @@ from bprop.sklearn.tabular import (
     read_table,
     target_values,
 )
-from bprop.files.jsonsafe import to_json as jsonable
 from bprop.training.checkpoint import CheckpointCallback, load_checkpoint
 from bprop.training.stopping import (
     EarlyStopping,
