@@ -164,15 +164,14 @@ def test_huge_numbers_in_an_estimator(tmp_path):
     _expect(tmp_path / "bad.bprop", _with_meta_text(raw, text), "out of range")
 
 
-@pytest.mark.parametrize("where", ["column mean", "class label"])
+@pytest.mark.parametrize("where", ["column transformer", "estimator attribute"])
 def test_huge_numbers_in_a_cli_model(tmp_path, where):
     raw = _tabular_file(tmp_path).read_bytes()
     meta = json.loads(_split(raw)[1])
-    pre = meta["preprocessing"]
-    if where == "column mean":
-        pre["columns"][0]["mean"] = "HUGE"
+    if where == "column transformer":
+        meta["pipeline"]["steps"][0][1]["sparse_threshold"] = "HUGE"
     else:
-        pre["classes"][0] = "HUGE"
+        meta["estimator"]["attributes"]["n_iter_"] = "HUGE"
     text = json.dumps(meta).replace('"HUGE"', "1" + "0" * 400)
     _expect(tmp_path / "bad.bprop", _with_meta_text(raw, text), "out of range")
 
