@@ -143,3 +143,20 @@ def test_predictions_written_block_by_block(table_dir, tmp_path):
     with pytest.raises(ValueError):  # a column the model needs is not read
         predict_streaming(model, table_dir, out, ["size", "w"])
     assert out.read_bytes() == before
+
+
+def test_convert_csv_to_parquet_streamed(tmp_path):
+    from bprop.sklearn.streaming import convert_csv
+
+    frame = pd.DataFrame({"a": np.arange(1000) * 0.5, "s": ["x", "y"] * 500,
+                          "y": np.arange(1000) % 3})  # fmt: skip
+    frame.to_csv(tmp_path / "d.csv", index=False)
+    assert convert_csv(tmp_path / "d.csv", tmp_path / "d.parquet", row_group_rows=300) == 1000
+    back = pq.read_table(tmp_path / "d.parquet").to_pandas()
+    pd.testing.assert_frame_equal(back, frame, check_dtype=False)
+    (tmp_path / "bad.csv").write_text("a,b\n1,2\n3,4,5\n")  # a row with 3 cells
+    from bprop import ParquetDataError
+
+    with pytest.raises(ParquetDataError, match="bad.csv"):
+        convert_csv(tmp_path / "bad.csv", tmp_path / "d.parquet")
+    assert len(pq.read_table(tmp_path / "d.parquet")) == 1000  # the old output is untouched

@@ -39,7 +39,7 @@ from sklearn.utils import _safe_indexing
 from bprop.files import atomic_write
 from bprop.training.parquet import ParquetDataError, ParquetDataset
 
-__all__ = ["fit_streaming", "iter_frames", "predict_streaming"]
+__all__ = ["convert_csv", "fit_streaming", "iter_frames", "predict_streaming"]
 
 Frames = Callable[[], Iterable[Any]]
 
@@ -97,6 +97,32 @@ def predict_streaming(
         finally:
             if writer is not None:
                 writer.close()
+    return rows
+
+
+def convert_csv(
+    csv: str | os.PathLike, out: str | os.PathLike, *, row_group_rows: int = 65536
+) -> int:
+    """Convert a CSV file to Parquet without loading it (pyarrow's streaming CSV reader);
+    returns the rows. Row groups hold ``row_group_rows`` rows; ``out`` is written
+    atomically. Column types are inferred from the first block of the file."""
+    import pyarrow.csv as pcsv
+    import pyarrow.parquet as pq
+
+    if row_group_rows < 1:
+        raise ValueError(f"row_group_rows must be positive, got {row_group_rows!r}")
+    try:
+        reader = pcsv.open_csv(str(csv))
+    except (OSError, ValueError) as exc:  # pyarrow's ArrowInvalid is a ValueError
+        raise ParquetDataError(f"{csv}: cannot read as CSV: {exc}") from None
+    rows = 0
+    with atomic_write(out) as fh, pq.ParquetWriter(fh, reader.schema) as writer:
+        try:
+            for batch in reader:
+                writer.write_batch(batch, row_group_size=row_group_rows)
+                rows += batch.num_rows
+        except ValueError as exc:  # a later block that does not parse like the first
+            raise ParquetDataError(f"{csv}: {exc}") from None
     return rows
 
 
