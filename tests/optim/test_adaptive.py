@@ -40,6 +40,35 @@ def test_adam_three_steps() -> None:
     assert state.t == 3
 
 
+def _efficient_adam_by_hand(grads, lr, b1, b2, eps):
+    steps = []
+    for i in range(3):
+        m = v = 0.0
+        out = []
+        for t, g in enumerate(grads, start=1):
+            m = b1 * m + (1 - b1) * g[i]
+            v = b2 * v + (1 - b2) * g[i] ** 2
+            out.append(-lr * math.sqrt(1 - b2**t) / (1 - b1**t) * m / (math.sqrt(v) + eps))
+        steps.append(out)
+    return np.array(steps).T
+
+
+def test_adam_efficient_epsilon_placement_three_steps() -> None:
+    # Kingma & Ba's Section 2 form: epsilon on sqrt(v_t), the corrections in the step size.
+    rule = Adam(
+        learning_rate=0.01, beta_1=0.8, beta_2=0.9, epsilon=1e-3, epsilon_placement="efficient"
+    )
+    state = rule.init(3, np.dtype(np.float64))
+    got = np.array([rule.step(g, state).copy() for g in GRADS])
+    np.testing.assert_allclose(
+        got, _efficient_adam_by_hand(GRADS, 0.01, 0.8, 0.9, 1e-3), rtol=1e-12
+    )
+    corrected = _adam_by_hand(GRADS, 0.01, 0.8, 0.9, 1e-3)
+    assert np.abs(got - corrected).max() > 1e-6  # epsilon acts differently: visible here
+    assert rule.hyperparameters()["epsilon_placement"] == "efficient"
+    assert get_rule("adam", epsilon_placement="efficient").epsilon_placement == "efficient"
+
+
 def test_adagrad_three_steps() -> None:
     rule = AdaGrad(learning_rate=0.1, epsilon=1e-10)
     state = rule.init(3, np.dtype(np.float64))
@@ -64,6 +93,7 @@ def test_rmsprop_first_step_and_three_steps() -> None:
 def test_defaults() -> None:
     a = Adam()
     assert (a.learning_rate, a.beta_1, a.beta_2, a.epsilon) == (0.001, 0.9, 0.999, 1e-8)
+    assert a.epsilon_placement == "corrected"
     g = AdaGrad()
     assert (g.learning_rate, g.epsilon) == (0.01, 1e-10)
     r = RMSprop()

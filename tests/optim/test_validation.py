@@ -22,6 +22,7 @@ BAD = [
     ("adam", {"beta_1": 1.0}, "beta_1", "1.0"),
     ("adam", {"beta_2": -0.1}, "beta_2", "-0.1"),
     ("adam", {"epsilon": 0.0}, "epsilon", "0.0"),
+    ("adam", {"epsilon_placement": "before"}, "epsilon_placement", "'before'"),
     ("adagrad", {"learning_rate": 0.0}, "learning_rate", "0.0"),
     ("rmsprop", {"rho": 1.5}, "rho", "1.5"),
     ("rmsprop", {"learning_rate": float("nan")}, "learning_rate", "nan"),

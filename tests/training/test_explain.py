@@ -122,7 +122,7 @@ def test_numbers_agree_with_finite_differences_and_the_rule(rule, hp):
 def _explain_order(net: Network) -> np.ndarray:
     """Flat parameter indices in explain's order: per unit j, its weights w_ij then b_j."""
     index = np.arange(net.n_params)
-    Ws, bs = net._views(index)
+    Ws, bs = net.layout.views(index)
     return np.array(
         [
             v

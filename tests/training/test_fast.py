@@ -8,13 +8,17 @@ and compares the weights. Learning rates are small enough that training is not c
 
 from __future__ import annotations
 
+import subprocess
+import sys
+
 import numpy as np
 import pytest
 
 import bprop.training.fast as fast
 from bprop import DivergenceWarning, Network, StopReason, Trainer
+from bprop.core.activations import Activation, Tanh
 from bprop.optim import GradientDescent, Momentum, Nesterov
-from bprop.optim.adaptive import Adam
+from bprop.optim.adaptive import AdaGrad, Adam, RMSprop
 from bprop.sklearn._solvers import SklearnAdam
 
 pytest.importorskip("numba", reason="the compiled path needs numba (bprop[fast])")
@@ -40,9 +44,12 @@ def _train(
     compiled: bool,
     dtype=np.float64,
     epochs: int = 3,
+    output_bias: float | None = None,
     **kw,
 ):
     net = Network(sizes, hidden, output, seed=1, dtype=dtype)
+    if output_bias is not None:  # keeps a relu output unit alive at the start
+        net.biases[-1][:] = output_bias
     trainer = Trainer(
         net,
         rule=rule,
@@ -54,9 +61,7 @@ def _train(
         **kw,
     )
     if compiled:
-        data = trainer._prepare(X, y, kw.get("sample_weight"), "X", "y")
-        trainer.state = None
-        assert fast.why_not(trainer, data) is None
+        assert trainer.fast_path_reason() is None
         history = trainer.fit(X, y)
     else:
         with fast.disabled():
@@ -75,11 +80,18 @@ RULES = [
     Momentum(learning_rate=0.01, momentum=0.9),
     Nesterov(learning_rate=0.01, momentum=0.8),
     Adam(learning_rate=0.005),
+    Adam(learning_rate=0.005, beta_2=0.99, epsilon=1e-6, epsilon_placement="efficient"),
     SklearnAdam(learning_rate=0.005, beta_1=0.8, epsilon=1e-7),
+    AdaGrad(learning_rate=0.02),
+    RMSprop(learning_rate=0.002, rho=0.9),
 ]
 
 
-@pytest.mark.parametrize("rule", RULES, ids=lambda r: type(r).__name__)
+def _rule_id(rule):
+    return f"{type(rule).__name__}-{getattr(rule, 'epsilon_placement', '')}".rstrip("-")
+
+
+@pytest.mark.parametrize("rule", RULES, ids=_rule_id)
 @pytest.mark.parametrize(
     ("mode", "batch_size"), [("online", 1), ("minibatch", 3), ("minibatch", 16)]
 )
@@ -92,7 +104,7 @@ def test_same_weights_as_numpy_float64(rule, mode, batch_size):
     np.testing.assert_allclose(na.params, nb.params, rtol=0, atol=1e-12)
     assert np.max(np.abs(na.params - nb.params)) <= 1e-12
     # The rule state carries on identically (resume, checkpoints).
-    for name in ("delta_w", "velocity", "m", "v"):
+    for name in ("delta_w", "velocity", "m", "v", "sq"):
         if hasattr(ta.state.rule_state, name):
             np.testing.assert_allclose(
                 getattr(ta.state.rule_state, name), getattr(tb.state.rule_state, name), atol=1e-12
@@ -103,35 +115,58 @@ def test_same_weights_as_numpy_float64(rule, mode, batch_size):
     assert not np.array_equal(na.params, Network([6, 9, 5, 3], "tanh", "softmax", seed=1).params)
 
 
-@pytest.mark.parametrize(
-    ("hidden", "output", "loss", "targets"),
-    [
-        ("logistic", "logistic", "binary_cross_entropy", "multilabel"),
-        ("relu", "identity", "squared_error", "real"),
-        ("identity", "identity", "mse", "real"),
-        ("tanh", "tanh", "squared_error", "sign"),
-        ("relu", "logistic", "squared_error", "multilabel"),
-        ("logistic", "relu", "mse", "real"),
-    ],
-)
+#: Every (output activation, loss) pair with a compiled form, and the targets it fits.
+PAIRS = [
+    *[(out, loss) for out in ("identity", "logistic", "tanh", "relu", "gaussian", "softplus", "exp")
+      for loss in ("squared_error", "mse")],
+    ("logistic", "binary_cross_entropy"),
+    ("softmax", "categorical_cross_entropy"),
+]  # fmt: skip
+#: Every activation with an elementwise compiled form, one per hidden layer.
+HIDDEN = ("identity", "logistic", "tanh", "relu", "gaussian", "softplus")
+
+
+def _targets(output: str, loss: str, rng, n: int, k: int) -> np.ndarray:
+    if loss in ("binary_cross_entropy", "categorical_cross_entropy"):
+        T = (rng.random((n, k)) > 0.5).astype(float)
+        if loss == "categorical_cross_entropy":
+            T = np.eye(k)[rng.integers(0, k, n)]
+        return T
+    lo, hi = {"logistic": (0, 1), "gaussian": (0, 1), "tanh": (-0.8, 0.8)}.get(output, (0, 2))
+    return rng.uniform(lo, hi, (n, k))
+
+
+@pytest.mark.parametrize(("output", "loss"), PAIRS)
 @pytest.mark.parametrize(("mode", "batch_size"), [("online", 1), ("minibatch", 8)])
-def test_every_supported_activation_and_loss(hidden, output, loss, targets, mode, batch_size):
+def test_every_compiled_activation_and_loss(output, loss, mode, batch_size):
+    # One hidden layer per elementwise activation: each one's forward and derivative
+    # run in every kernel, under every (output, loss) pair.
     X, _ = _data(n=97)
-    rng = np.random.default_rng(3)
-    T = {
-        "multilabel": (rng.random((97, 2)) > 0.5).astype(float),
-        "real": rng.standard_normal((97, 2)),
-        "sign": np.sign(rng.standard_normal((97, 2))) * 0.8,
-    }[targets]
-    if output == "relu":
-        T = np.abs(T)
+    T = _targets(output, loss, np.random.default_rng(3), 97, 3)
     rule = Momentum(learning_rate=0.01, momentum=0.5)
-    (na, _, ha), (nb, _, hb) = _both(
-        [6, 7, 2], hidden, output, rule, mode, batch_size, X, T, loss=loss
-    )
+    sizes = [6, 7, 6, 7, 6, 7, 5, 3]
+    # The deep stack gives nearly the same last hidden outputs for every pattern: an output
+    # bias of 1 keeps relu output units from starting dead (no gradient anywhere).
+    (na, _, ha), (nb, _, hb) = _both(sizes, list(HIDDEN), output, rule, mode, batch_size, X, T,
+                                     loss=loss, output_bias=1.0)  # fmt: skip
     assert np.max(np.abs(na.params - nb.params)) <= 1e-12
     np.testing.assert_allclose(ha.loss, hb.loss, rtol=1e-12)
     assert [r.metric for r in ha.records] == [r.metric for r in hb.records]
+    start = Network(sizes, list(HIDDEN), output, seed=1)
+    start.biases[-1][:] = 1.0
+    assert np.abs(na.params - start.params)[: start.layout.layers[0].end].max() > 0  # reached
+
+
+@pytest.mark.parametrize("rule", RULES, ids=_rule_id)
+@pytest.mark.parametrize(("output", "loss"), [PAIRS[1], PAIRS[-2]])
+def test_every_rule_with_an_element_loss_and_a_fused_one(rule, output, loss):
+    X, _ = _data(n=61)
+    T = _targets(output, loss, np.random.default_rng(4), 61, 2)
+    (na, ta, ha), (nb, tb, hb) = _both(
+        [6, 5, 4, 2], ["softplus", "relu"], output, rule, "minibatch", 5, X, T, loss=loss
+    )
+    assert np.max(np.abs(na.params - nb.params)) <= 1e-12
+    np.testing.assert_allclose(ha.loss, hb.loss, rtol=1e-12)
 
 
 @pytest.mark.parametrize("scaling", ["mean", "sum"])
@@ -200,84 +235,13 @@ def test_divergence_is_caught_and_weights_restored():
     net = Network([6, 8, 3], "relu", "softmax", seed=1)
     start = net.params.copy()
     t = Trainer(net, rule=GradientDescent(1e6), mode="online", max_epochs=5, seed=0, progress=False)
-    assert fast.why_not(t, t._prepare(X, y, None, "X", "y")) is None
+    assert t.fast_path_reason() is None
     with pytest.warns(DivergenceWarning):
         history = t.fit(X, y)
     assert history.stop_reason.startswith("diverged")
     assert history.stop is StopReason.DIVERGED
     assert history.epochs == 1
     np.testing.assert_array_equal(net.params, start)  # the weights before the bad epoch
-
-
-# The kernels' own tanh and logistic (vectorisable, see bprop.training.fast._kernels). Bound: the
-# polynomial/rational approximations are good to about 1 ulp and each adds at most four
-# roundings of 0.5 ulp, so 3 ulp of the exact value (measured: 1.3 for tanh, 2.2 for the
-# logistic). The exact value comes from x86's 80-bit long double where there is one; else
-# from NumPy / SciPy in double, which adds their own 1 ulp.
-_EXTENDED = np.finfo(np.longdouble).nmant >= 63
-
-
-def _ulps_from_exact(got, x, exact_long, reference_double):
-    if _EXTENDED:
-        ref = exact_long(x.astype(np.longdouble))
-        bound = 3
-    else:
-        ref = reference_double(x)
-        bound = 4
-    ref64 = ref.astype(np.float64)
-    normal = np.abs(ref64) > 1e-300
-    err = np.abs(got[normal].astype(np.longdouble) - ref[normal])
-    return float((err / np.spacing(np.abs(ref64[normal]))).max()), bound
-
-
-def test_compiled_tanh_is_within_a_few_ulp():
-    from bprop.training.fast import _kernels
-
-    rng = np.random.default_rng(0)
-    x = np.concatenate(
-        [
-            rng.uniform(-1, 1, 100_000),
-            rng.uniform(-30, 30, 100_000),
-            rng.standard_normal(10_000) * 1e-6,
-            [0.0, -0.0, 0.625, -0.625, np.nextafter(0.625, 0), 20.0, -20.0, 40.0, 1e300],
-            [-1e300, 5e-324, -5e-324, np.inf, -np.inf],
-        ]
-    )
-    out = np.empty_like(x)
-    _kernels.tanh_array(x, out)
-    worst, bound = _ulps_from_exact(out, x, np.tanh, np.tanh)
-    assert worst <= bound
-    assert out[x == np.inf][0] == 1.0 and out[x == -np.inf][0] == -1.0
-    assert np.signbit(out[x == 0]).tolist() == np.signbit(x[x == 0]).tolist()
-    nan = np.array([np.nan])
-    _kernels.tanh_array(nan, nan)
-    assert np.isnan(nan[0])  # so that a diverging epoch is still detected
-
-
-def test_compiled_logistic_is_within_a_few_ulp():
-    from scipy.special import expit
-
-    from bprop.training.fast import _kernels
-
-    rng = np.random.default_rng(0)
-    x = np.concatenate(
-        [
-            rng.uniform(-1, 1, 100_000),
-            rng.uniform(-40, 40, 100_000),
-            rng.uniform(-745, 745, 100_000),
-            [0.0, -0.0, 708.0, -708.0, 709.0, -709.0, 800.0, -800.0, np.inf, -np.inf],
-        ]
-    )
-    out = np.empty_like(x)
-    _kernels.logistic_array(x, out)
-    worst, bound = _ulps_from_exact(out, x, lambda v: 1 / (1 + np.exp(-v)), expit)
-    assert worst <= bound
-    below = expit(x) <= 1e-300  # x below -708: both all but 0
-    assert np.abs(out - expit(x))[below].max() < 1e-307
-    assert out[x == np.inf][0] == 1.0
-    nan = np.array([np.nan])
-    _kernels.logistic_array(nan, nan)
-    assert np.isnan(nan[0])
 
 
 # ---------------------------------------------------------------- fall-backs
@@ -320,12 +284,107 @@ def test_falls_back_to_numpy_where_it_does_not_apply(change, reason):
         )
 
     net, t = make()
-    assert reason in fast.why_not(t, t._prepare(X, y, sw, "X", "y"))
+    assert reason in t.fast_path_reason(weighted=sw is not None)
     t.fit(X, y, sample_weight=sw)
     ref, r = make()
     with fast.disabled():
         r.fit(X, y, sample_weight=sw)
     np.testing.assert_array_equal(net.params, ref.params)  # the very same NumPy path
+
+
+class _Cube(Activation):
+    """An activation defined here, without a compiled form: phi(x) = x^3 / 3."""
+
+    name = "cube"
+
+    def forward(self, net, out):
+        np.power(net, 3, out=out)
+        out /= 3.0
+        return out
+
+    def backward(self, dE_do, net, o, out):
+        np.multiply(dE_do, net * net, out=out)
+        return out
+
+
+class _MyTanh(Tanh):
+    """A subclass inherits no compiled form (it may change forward or backward)."""
+
+
+@pytest.mark.parametrize(
+    ("hidden", "output", "loss", "reason"),
+    [
+        (_Cube(), "softmax", None, "hidden activation 'cube'"),
+        ("tanh", _Cube(), "squared_error", "loss 'squared_error' with output 'cube'"),
+        (_MyTanh(), "softmax", None, "hidden activation 'tanh'"),
+    ],
+)
+def test_an_activation_without_a_compiled_form_trains_with_numpy(hidden, output, loss, reason):
+    X, y = _data(n=60)
+    if loss == "squared_error":
+        y = np.random.default_rng(5).standard_normal((60, 3))
+
+    def make():
+        net = Network([6, 5, 3], hidden, output, seed=1)
+        return net, Trainer(net, loss=loss, rule=Momentum(0.01, 0.9), mode="online",
+                            max_epochs=2, seed=2, progress=False)  # fmt: skip
+
+    net, t = make()
+    assert reason in t.fast_path_reason()
+    t.fit(X, y)
+    ref, r = make()
+    with fast.disabled():
+        r.fit(X, y)
+    np.testing.assert_array_equal(net.params, ref.params)  # the very same NumPy path
+    assert not np.array_equal(net.params, Network([6, 5, 3], hidden, output, seed=1).params)
+
+
+def test_importing_bprop_and_the_definitions_does_not_import_numba():
+    code = (
+        "import sys, bprop, bprop.core.activations, bprop.core.losses, bprop.optim, "
+        "bprop.training.metrics, bprop.training.fast\n"
+        "print('numba' in sys.modules)"
+    )
+    out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, check=True)
+    assert out.stdout.strip() == "False"
+
+
+def test_the_cache_key_of_a_kernel_is_the_same_in_every_process():
+    # numba's on-disk cache keys a kernel on its pickled closure: anything pickled with a
+    # per-process id (numba's intrinsics, dispatchers) would make every process compile.
+    code = (
+        "import hashlib\n"
+        "from numba.core.serialize import dumps\n"
+        "from bprop.core.activations import Softmax, Tanh\n"
+        "from bprop.core.losses import CategoricalCrossEntropy\n"
+        "from bprop.optim import Adam\n"
+        "from bprop.training.fast import _kernels\n"
+        "fn = _kernels.build((Tanh.compiled,), Softmax.compiled, None,\n"
+        "    CategoricalCrossEntropy.compiled.fused[0][1], None, Adam.compiled)\n"
+        "assert fn._cache.__class__.__name__ == 'FunctionCache'  # cache=True\n"
+        "cells = tuple(c.cell_contents for c in fn.py_func.__closure__)\n"
+        "print(hashlib.sha256(dumps(cells)).hexdigest())"
+    )
+    keys = {
+        subprocess.run(
+            [sys.executable, "-c", code], capture_output=True, text=True, check=True
+        ).stdout
+        for _ in range(2)
+    }
+    assert len(keys) == 1
+
+
+def test_the_cache_token_follows_the_definitions():
+    from bprop.training.fast import _kernels
+
+    def phi(x):
+        return x
+
+    def other(x):
+        return x + 1.0
+
+    assert _kernels._token([phi]) == _kernels._token([phi])
+    assert _kernels._token([phi]) != _kernels._token([other])
 
 
 def test_falls_back_when_numba_is_missing(monkeypatch):
@@ -335,7 +394,7 @@ def test_falls_back_when_numba_is_missing(monkeypatch):
     assert not fast.available()
     net = Network([6, 5, 3], "tanh", "softmax", seed=1)
     t = Trainer(net, rule="momentum", mode="online", max_epochs=2, seed=2, progress=False)
-    assert "kernel is not available" in fast.why_not(t, t._prepare(X, y, None, "X", "y"))
+    assert "kernel is not available" in t.fast_path_reason()
     t.fit(X, y)
     ref = Network([6, 5, 3], "tanh", "softmax", seed=1)
     r = Trainer(ref, rule="momentum", mode="online", max_epochs=2, seed=2, progress=False)
@@ -353,15 +412,16 @@ def test_falls_back_with_a_warning_when_compilation_fails(monkeypatch):
         raise TypingError("no implementation for this numba version")
 
     monkeypatch.setitem(
-        fast._state, "kernels", SimpleNamespace(run_epoch=broken, NumbaError=NumbaError)
+        fast._state, "kernels", SimpleNamespace(build=lambda *forms: broken, NumbaError=NumbaError)
     )
+    monkeypatch.setitem(fast._state, "built", {})
     monkeypatch.setitem(fast._state, "import_error", None)
     X, y = _data(n=60)
     net = Network([6, 5, 3], "tanh", "softmax", seed=1)
     t = Trainer(net, rule="momentum", mode="online", max_epochs=2, seed=2, progress=False)
     with pytest.warns(RuntimeWarning, match="could not be compiled.*NumPy path"):
         t.fit(X, y)
-    assert "TypingError" in fast.why_not(t, t._prepare(X, y, None, "X", "y"))
+    assert "TypingError" in t.fast_path_reason()
     ref = Network([6, 5, 3], "tanh", "softmax", seed=1)
     r = Trainer(ref, rule="momentum", mode="online", max_epochs=2, seed=2, progress=False)
     with fast.disabled():
@@ -378,7 +438,7 @@ def test_switches():
     try:
         X, y = _data(n=10)
         t = Trainer(Network([6, 3], "identity", "softmax"), mode="online", progress=False)
-        assert "disabled" in fast.why_not(t, t._prepare(X, y, None, "X", "y"))
+        assert "disabled" in t.fast_path_reason()
     finally:
         fast.set_enabled(True)
     assert fast.available()

@@ -12,18 +12,33 @@ softmax, whose outputs all depend on every net input, it is the vector-Jacobian 
 
 Derivatives are written from the output ``o`` where that is cheaper (logistic:
 ``o (1 - o)``, tanh: ``1 - o^2``), as scikit-learn does.
+
+Compiled forms: an activation may also carry the same phi as scalar functions, in the
+class attribute ``compiled``: an :class:`ElementwiseForm` (phi(x) and phi'(net, o) per
+unit) or a :class:`RowForm` (softmax: one pattern's row at a time). They are plain Python
+(``math`` only, no numba here); the compiled training kernel (:mod:`bprop.training.fast`)
+compiles them into its loops. Only the class that declares ``compiled`` has one: a
+subclass, which may change ``forward``/``backward``, inherits none and trains with NumPy,
+as does any activation without a compiled form.
 """
 
 from __future__ import annotations
 
+import math
+from collections.abc import Callable
+from dataclasses import dataclass
 from typing import ClassVar
 
 import numpy as np
 from scipy.special import expit
 
+from bprop.core import scalar
+
 __all__ = [
     "Activation",
     "Exp",
+    "ElementwiseForm",
+    "RowForm",
     "Gaussian",
     "Identity",
     "LeakyReLU",
@@ -37,12 +52,36 @@ __all__ = [
 ]
 
 
+@dataclass(frozen=True)
+class ElementwiseForm:
+    """phi per unit, for compiled loops: ``forward(x) = phi(x)`` and
+    ``derivative(net, o) = phi'(net)`` given ``o = phi(net)`` (use whichever is cheaper)."""
+
+    forward: Callable[[float], float]
+    derivative: Callable[[float, float], float]
+
+
+@dataclass(frozen=True)
+class RowForm:
+    """phi over the units of one pattern (not elementwise), for compiled loops:
+    ``forward(net, o, r)`` writes ``o[r, :] = phi(net[r, :])`` and returns a value of the
+    row that a loss's fused form may use (softmax: logsumexp(net[r, :]))."""
+
+    forward: Callable[[np.ndarray, np.ndarray, int], float]
+
+
 class Activation:
     """Base class: an activation phi applied to a layer's net inputs (rows are patterns)."""
 
     name: ClassVar[str] = ""
     #: The range of the outputs, used to choose a classification threshold.
     output_range: ClassVar[tuple[float, float]] = (-np.inf, np.inf)
+    #: phi as scalar functions for the compiled kernel (see the module docstring).
+    compiled: ClassVar[ElementwiseForm | RowForm | None] = None
+
+    def compiled_form(self) -> ElementwiseForm | RowForm | None:
+        """The compiled form declared by this very class (never inherited), or None."""
+        return vars(type(self)).get("compiled")
 
     def forward(self, net: np.ndarray, out: np.ndarray) -> np.ndarray:  # pragma: no cover
         raise NotImplementedError
@@ -71,11 +110,16 @@ class Activation:
         return {"name": self.name, **vars(self)}
 
 
+def _logistic_derivative(net: float, o: float) -> float:
+    return o * (1.0 - o)
+
+
 class Logistic(Activation):
     """phi(x) = 1 / (1 + e^-x);  phi'(x) = o (1 - o)."""
 
     name = "logistic"
     output_range = (0.0, 1.0)
+    compiled = ElementwiseForm(scalar.logistic, _logistic_derivative)
 
     def forward(self, net, out):
         return expit(net, out=out)
@@ -87,11 +131,16 @@ class Logistic(Activation):
         return out
 
 
+def _tanh_derivative(net: float, o: float) -> float:
+    return 1.0 - o * o
+
+
 class Tanh(Activation):
     """phi(x) = tanh(x);  phi'(x) = 1 - o^2."""
 
     name = "tanh"
     output_range = (-1.0, 1.0)
+    compiled = ElementwiseForm(scalar.tanh, _tanh_derivative)
 
     def forward(self, net, out):
         return np.tanh(net, out=out)
@@ -104,10 +153,19 @@ class Tanh(Activation):
         return out
 
 
+def _identity(x: float) -> float:
+    return x
+
+
+def _one(net: float, o: float) -> float:
+    return 1.0
+
+
 class Identity(Activation):
     """phi(x) = x (the linear unit);  phi'(x) = 1."""
 
     name = "identity"
+    compiled = ElementwiseForm(_identity, _one)
 
     def forward(self, net, out):
         if out is not net:
@@ -120,11 +178,20 @@ class Identity(Activation):
         return out
 
 
+def _relu(x: float) -> float:
+    return max(x, 0.0)
+
+
+def _relu_derivative(net: float, o: float) -> float:
+    return 1.0 if net > 0 else 0.0
+
+
 class ReLU(Activation):
     """phi(x) = max(0, x);  phi'(x) = 1 if x > 0 else 0 (0 at x = 0, as PyTorch)."""
 
     name = "relu"
     output_range = (0.0, np.inf)
+    compiled = ElementwiseForm(_relu, _relu_derivative)
 
     def forward(self, net, out):
         return np.maximum(net, 0, out=out)
@@ -158,6 +225,22 @@ class LeakyReLU(Activation):
         return out
 
 
+def _softmax_row(net: np.ndarray, o: np.ndarray, r: int) -> float:
+    """o[r] = softmax(net[r]) with the row maximum taken out; returns logsumexp(net[r])."""
+    n = net.shape[1]
+    mx = net[r, 0]
+    for j in range(1, n):
+        mx = max(mx, net[r, j])
+    s = 0.0
+    for j in range(n):
+        e = math.exp(net[r, j] - mx)
+        o[r, j] = e
+        s += e
+    for j in range(n):
+        o[r, j] /= s
+    return mx + math.log(s)
+
+
 class Softmax(Activation):
     """o_j = e^{net_j} / sum_k e^{net_k} (over the units of the layer, per pattern).
 
@@ -167,6 +250,7 @@ class Softmax(Activation):
 
     name = "softmax"
     output_range = (0.0, 1.0)
+    compiled = RowForm(_softmax_row)
 
     def forward(self, net, out):
         np.subtract(net, net.max(axis=1, keepdims=True), out=out)
@@ -181,11 +265,20 @@ class Softmax(Activation):
         return out
 
 
+def _gaussian(x: float) -> float:
+    return math.exp(-(x * x))
+
+
+def _gaussian_derivative(net: float, o: float) -> float:
+    return (net * o) * -2.0
+
+
 class Gaussian(Activation):
     """phi(x) = e^{-x^2};  phi'(x) = -2 x e^{-x^2} = -2 x o."""
 
     name = "gaussian"
     output_range = (0.0, 1.0)
+    compiled = ElementwiseForm(_gaussian, _gaussian_derivative)
 
     def forward(self, net, out):
         np.square(net, out=out)
@@ -199,11 +292,25 @@ class Gaussian(Activation):
         return out
 
 
+def _softplus(x: float) -> float:
+    """logaddexp(0, x) as NumPy computes it: x + ln(1 + e^-x) above 0, ln(1 + e^x) below."""
+    if x == 0.0:
+        return 0.6931471805599453  # ln 2
+    if x > 0.0:
+        return x + math.log1p(math.exp(-x))
+    return math.log1p(math.exp(x))
+
+
+def _softplus_derivative(net: float, o: float) -> float:
+    return scalar.logistic(net)
+
+
 class Softplus(Activation):
     """phi(x) = ln(1 + e^x) (computed as logaddexp(0, x));  phi'(x) = 1 / (1 + e^-x)."""
 
     name = "softplus"
     output_range = (0.0, np.inf)
+    compiled = ElementwiseForm(_softplus, _softplus_derivative)
 
     def forward(self, net, out):
         return np.logaddexp(0, net, out=out)
@@ -211,6 +318,14 @@ class Softplus(Activation):
     def backward(self, dE_do, net, o, out):
         np.multiply(dE_do, expit(net), out=out)
         return out
+
+
+def _exp(x: float) -> float:
+    return math.exp(x)
+
+
+def _exp_derivative(net: float, o: float) -> float:
+    return o
 
 
 class Exp(Activation):
@@ -224,6 +339,7 @@ class Exp(Activation):
 
     name = "exp"
     output_range = (0.0, np.inf)
+    compiled = ElementwiseForm(_exp, _exp_derivative)
 
     def forward(self, net, out):
         return np.exp(net, out=out)

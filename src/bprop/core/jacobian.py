@@ -55,7 +55,7 @@ def output_jacobian(network: Network, X: np.ndarray) -> tuple[np.ndarray, np.nda
     nets = [a.copy() for a in net.nets]
     outs = [a.copy() for a in net.outputs]
     J = np.zeros((n, K, net.n_params), net.dtype)
-    offsets = _offsets(net)
+    layers = net.layout.layers
     seed = np.zeros((n, K), net.dtype)
     for k in range(K):
         seed[:] = 0.0
@@ -63,7 +63,7 @@ def output_jacobian(network: Network, X: np.ndarray) -> tuple[np.ndarray, np.nda
         delta = net.activations[-1].backward(seed, nets[-1], outs[-1], np.empty_like(seed))
         for layer in range(net.n_layers - 1, -1, -1):
             o_prev = X if layer == 0 else outs[layer - 1]
-            w0, b0, b1 = offsets[layer]
+            w0, b0, b1 = layers[layer].weight_offset, layers[layer].bias_offset, layers[layer].end
             J[:, k, w0:b0] = (o_prev[:, :, None] * delta[:, None, :]).reshape(n, -1)
             J[:, k, b0:b1] = delta
             if layer > 0:
@@ -151,12 +151,3 @@ def gauss_newton_sum(
         Jte += J.T @ e
         JtJ += J.T @ J
     return half_sq, Jte, JtJ
-
-
-def _offsets(network: Network) -> list[tuple[int, int, int]]:
-    """(start of W, start of b, end of b) of each layer in the flat parameter vector."""
-    out, pos = [], 0
-    for n_in, n_out in zip(network.sizes[:-1], network.sizes[1:], strict=True):
-        out.append((pos, pos + n_in * n_out, pos + n_in * n_out + n_out))
-        pos += n_in * n_out + n_out
-    return out

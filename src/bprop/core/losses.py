@@ -23,10 +23,19 @@ the Poisson loss with ln o = net. The output delta is then the fused ``o - t``
 (``o sum_k t_k - t`` for softmax, exact even for targets that do not sum to one), never
 the product of two ill-conditioned factors. Other pairs go through
 the activation's backward: delta = phi'(net) * dE/do.
+
+Compiled forms (class attribute ``compiled``, a :class:`LossForm`; plain Python, no numba
+here): per output unit, ``element(o_k, t_k, K) = (E_pk, dE_p/do_k)``, combined by the
+compiled kernel with an elementwise output activation's phi'; and, for the pairs with a
+closed-form delta, ``fused`` rows keyed by the output activation's class. Only the class
+that declares ``compiled`` has one; other losses and pairs train with NumPy.
 """
 
 from __future__ import annotations
 
+import math
+from collections.abc import Callable
+from dataclasses import dataclass
 from typing import ClassVar
 
 import numpy as np
@@ -38,6 +47,7 @@ __all__ = [
     "BinaryCrossEntropy",
     "CategoricalCrossEntropy",
     "Loss",
+    "LossForm",
     "MeanSquaredError",
     "PoissonDeviance",
     "SquaredError",
@@ -47,12 +57,40 @@ __all__ = [
 ]
 
 
+@dataclass(frozen=True)
+class LossForm:
+    """A loss as scalar functions, for compiled loops.
+
+    ``element(o, t, K) -> (E_pk, dE_p/do_k)`` for one output unit of K (E_p = sum_k E_pk);
+    with an elementwise output activation the delta is dE_p/do_k phi'(net_k). ``fused``
+    pairs an output activation class with ``row(o, t, net, delta, r, aux) -> E_p``, which
+    writes ``delta[r, :] = dE_p/dnet`` in closed form; ``aux`` is the value the
+    activation's row form returned for that row (softmax: logsumexp(net)), else 0.
+    """
+
+    element: Callable[[float, float, int], tuple[float, float]] | None = None
+    fused: tuple[tuple[type[Activation], Callable[..., float]], ...] = ()
+
+    def fused_row(self, activation: Activation) -> Callable[..., float] | None:
+        """The fused row for this output activation's exact class, or None."""
+        for cls, row in self.fused:
+            if type(activation) is cls:
+                return row
+        return None
+
+
 class Loss:
     """Base class. Subclasses define the per-pattern error and its derivative."""
 
     name: ClassVar[str] = ""
     #: Output activations whose range keeps the loss finite; None means any.
     allowed_outputs: ClassVar[tuple[str, ...] | None] = None
+    #: The loss as scalar functions for the compiled kernel (see the module docstring).
+    compiled: ClassVar[LossForm | None] = None
+
+    def compiled_form(self) -> LossForm | None:
+        """The compiled form declared by this very class (never inherited), or None."""
+        return vars(type(self)).get("compiled")
 
     def check_output(self, activation: Activation) -> None:
         """Refuse an output activation the loss is not defined for."""
@@ -118,10 +156,16 @@ class Loss:
         return hash(type(self))
 
 
+def _squared_error_element(o: float, t: float, K: int) -> tuple[float, float]:
+    d = o - t
+    return 0.5 * d * d, d
+
+
 class SquaredError(Loss):
     """E_p = 1/2 sum_k (t_k - o_k)^2;  dE_p/do_k = o_k - t_k."""
 
     name = "squared_error"
+    compiled = LossForm(element=_squared_error_element)
 
     def per_pattern(self, o, t, net, activation):
         d = o - t
@@ -136,10 +180,16 @@ class SquaredError(Loss):
         return None
 
 
+def _mse_element(o: float, t: float, K: int) -> tuple[float, float]:
+    d = o - t
+    return d * d / K, d * (2.0 / K)
+
+
 class MeanSquaredError(Loss):
     """E_p = 1/K sum_k (t_k - o_k)^2 (K outputs);  dE_p/do_k = 2 (o_k - t_k) / K."""
 
     name = "mse"
+    compiled = LossForm(element=_mse_element)
 
     def per_pattern(self, o, t, net, activation):
         d = o - t
@@ -172,6 +222,16 @@ def _clipped_log(x: np.ndarray) -> np.ndarray:
     return np.log(np.clip(x, tiny, None))
 
 
+def _bce_logistic_row(o, t, net, delta, r: int, aux: float) -> float:
+    """E_p = sum_k ln(1 + e^{net_k}) - t_k net_k;  delta_k = o_k - t_k."""
+    E = 0.0
+    for k in range(o.shape[1]):
+        x = net[r, k]
+        E += max(x, 0.0) + math.log1p(math.exp(-abs(x))) - t[r, k] * x
+        delta[r, k] = o[r, k] - t[r, k]
+    return E
+
+
 class BinaryCrossEntropy(Loss):
     """E_p = -sum_k [t_k ln o_k + (1 - t_k) ln(1 - o_k)].
 
@@ -180,6 +240,7 @@ class BinaryCrossEntropy(Loss):
 
     name = "binary_cross_entropy"
     allowed_outputs = ("logistic", "softmax")
+    compiled = LossForm(fused=((Logistic, _bce_logistic_row),))
 
     def per_pattern(self, o, t, net, activation):
         if isinstance(activation, Logistic):
@@ -198,6 +259,20 @@ class BinaryCrossEntropy(Loss):
         return None
 
 
+def _cce_softmax_row(o, t, net, delta, r: int, aux: float) -> float:
+    """E_p = -sum_k t_k (net_k - logsumexp(net)), aux = logsumexp(net);
+    delta_k = o_k sum_j t_j - t_k."""
+    K = o.shape[1]
+    t_sum = 0.0
+    for k in range(K):
+        t_sum += t[r, k]
+    E = 0.0
+    for k in range(K):
+        E -= t[r, k] * (net[r, k] - aux)
+        delta[r, k] = o[r, k] * t_sum - t[r, k]
+    return E
+
+
 class CategoricalCrossEntropy(Loss):
     """E_p = -sum_k t_k ln o_k.
 
@@ -207,6 +282,7 @@ class CategoricalCrossEntropy(Loss):
 
     name = "categorical_cross_entropy"
     allowed_outputs = ("softmax", "logistic")
+    compiled = LossForm(fused=((Softmax, _cce_softmax_row),))
 
     def per_pattern(self, o, t, net, activation):
         log_o = log_softmax(net) if isinstance(activation, Softmax) else _clipped_log(o)

@@ -20,7 +20,8 @@ blocks can be added in any order; the trainer divides by the weight total.
 
 Layout: all weights and biases live in one flat array ``params``; layer l's W (shape
 (n_in, n_out), W[i, j] = w_ij) and b are views into it, in the order W_0, b_0, W_1, b_1,
-... The gradient ``grad`` has the same layout. Activation and delta buffers are allocated
+... (:class:`~bprop.core.layout.ParameterLayout`, ``network.layout``). The gradient
+``grad`` has the same layout. Activation and delta buffers are allocated
 once per batch size and reused.
 """
 
@@ -33,6 +34,7 @@ import numpy as np
 
 from bprop.core.activations import Activation, get_activation
 from bprop.core.init import get_initializer
+from bprop.core.layout import ParameterLayout
 from bprop.core.losses import Loss
 from bprop.files import write_container
 
@@ -162,24 +164,18 @@ class Network:
         return net
 
     def _allocate(self) -> None:
-        shapes = list(zip(self.sizes[:-1], self.sizes[1:], strict=True))
-        self.n_params = sum(i * o + o for i, o in shapes)
+        self.layout = ParameterLayout(self.sizes)
+        self.n_params = self.layout.n_params
         self.params = np.zeros(self.n_params, self.dtype)
         self.grad = np.zeros(self.n_params, self.dtype)
-        self.weights, self.biases = self._views(self.params)
-        self.weight_grads, self.bias_grads = self._views(self.grad)
+        self.weights, self.biases = self.layout.views(self.params)
+        self.weight_grads, self.bias_grads = self.layout.views(self.grad)
         self._buffers: dict[int, _Buffers] = {}
         self._X: np.ndarray | None = None
         self._n = 0
 
     def _views(self, flat: np.ndarray) -> tuple[tuple[np.ndarray, ...], tuple[np.ndarray, ...]]:
-        Ws, bs, pos = [], [], 0
-        for n_in, n_out in zip(self.sizes[:-1], self.sizes[1:], strict=True):
-            Ws.append(flat[pos : pos + n_in * n_out].reshape(n_in, n_out))
-            pos += n_in * n_out
-            bs.append(flat[pos : pos + n_out])
-            pos += n_out
-        return tuple(Ws), tuple(bs)
+        return self.layout.views(flat)
 
     def initialize(self, init: str | object = "xavier_uniform", seed=None) -> None:
         """Draw new weights with an initialiser from a seed or Generator."""
@@ -210,10 +206,7 @@ class Network:
 
     def weight_mask(self) -> np.ndarray:
         """A flat boolean array: True at weights, False at biases (for weight decay)."""
-        mask = np.zeros(self.n_params, bool)
-        for W in self._views(mask)[0]:
-            W[...] = True
-        return mask
+        return self.layout.weight_mask()
 
     def copy(self) -> Network:
         """An independent copy with the same architecture and weights."""

@@ -30,6 +30,12 @@ rule with a ``learning_rate`` hyperparameter eta_0 keeps its state in a subclass
 :class:`LearningRateState`, whose ``learning_rate`` field ``init`` sets to eta_0 and ``step``
 reads. A schedule (:mod:`bprop.optim.schedules`) sets that field before each epoch, and a
 checkpoint saves it with the rest of the state.
+
+Compiled forms: a step rule may also carry its update weight by weight, as plain
+functions in the class attribute ``compiled`` (a :class:`StepForm`; no numba here), which
+the compiled training kernel (:mod:`bprop.training.fast`) compiles into its loop. Only the
+class that declares ``compiled`` has one: a subclass, which may change ``step``, inherits
+none and runs on the NumPy path, as does every rule without a compiled form.
 """
 
 from __future__ import annotations
@@ -47,6 +53,7 @@ __all__ = [
     "ClosureRule",
     "LearningRateState",
     "Objective",
+    "StepForm",
     "UpdateRule",
     "check_in_range",
     "check_positive",
@@ -73,6 +80,31 @@ def current_learning_rate(rule: object, state: object) -> float | None:
     return None if lr is None else float(lr)
 
 
+@dataclass(frozen=True)
+class StepForm:
+    """A step rule's update weight by weight, as plain functions for compiled loops.
+
+    One update on the gradient g (already the mean-error gradient with any L2 term) is::
+
+        t = begin(h, t, c)                       # once per update
+        Delta w_q = element(g_q, q, S, c)        # for every weight q; S updated at q
+
+    ``h`` holds ``scalars(rule, state)`` (the hyperparameters and the state's current
+    learning rate, float64), ``c`` the
+    ``n_coefficients`` per-update coefficients that ``begin`` writes (in the network's
+    dtype, so that they round as the NumPy step's Python floats do), ``S`` the rule
+    state's arrays named in ``state`` (in that order; the state's ``delta_w`` receives
+    Delta w), ``t`` the state's step count if ``counts_steps`` (else 0, unused).
+    """
+
+    state: tuple[str, ...]
+    scalars: Callable[[Any, Any], tuple[float, ...]]
+    begin: Callable[..., int]
+    element: Callable[..., float]
+    n_coefficients: int
+    counts_steps: bool = False
+
+
 class _Rule:
     """What every rule has: a registry name, and hyperparameters as plain data."""
 
@@ -91,6 +123,13 @@ class _Rule:
 
 class UpdateRule(_Rule):
     """Base class of the step-shaped rules."""
+
+    #: The step weight by weight for the compiled kernel (see the module docstring).
+    compiled: ClassVar[StepForm | None] = None
+
+    def compiled_form(self) -> StepForm | None:
+        """The compiled form declared by this very class (never inherited), or None."""
+        return vars(type(self)).get("compiled")
 
     def init(self, n_params: int, dtype: np.dtype) -> Any:  # pragma: no cover
         raise NotImplementedError

@@ -22,7 +22,7 @@ from dataclasses import dataclass
 import numpy as np
 
 from bprop.core.validation import check_in_range, check_positive
-from bprop.optim.base import LearningRateState, UpdateRule
+from bprop.optim.base import LearningRateState, StepForm, UpdateRule
 
 __all__ = ["GradientDescent", "Momentum", "Nesterov", "MomentumState"]
 
@@ -38,10 +38,24 @@ class MomentumState(LearningRateState):
     delta_w: np.ndarray
 
 
+def _learning_rate(rule, state) -> tuple[float, ...]:
+    return (state.learning_rate,)
+
+
+def _gd_begin(h, t, c):
+    c[0] = -h[0]
+    return t
+
+
+def _gd_element(g, q, S, c):
+    return g * c[0]  # -eta g
+
+
 class GradientDescent(UpdateRule):
     """Delta w = -eta g. Default eta = 0.1."""
 
     name = "gd"
+    compiled = StepForm((), _learning_rate, _gd_begin, _gd_element, 1)
 
     def __init__(self, learning_rate: float = 0.1) -> None:
         self.learning_rate = check_positive(self.name, "learning_rate", learning_rate)
@@ -51,6 +65,36 @@ class GradientDescent(UpdateRule):
 
     def step(self, grad, state, loss=None):
         return np.multiply(grad, -state.learning_rate, out=state.delta_w)
+
+
+def _momentum_scalars(rule, state) -> tuple[float, ...]:
+    return (state.learning_rate, rule.momentum)
+
+
+def _momentum_begin(h, t, c):
+    c[0] = h[0]
+    c[1] = h[1]
+    return t
+
+
+def _momentum_element(g, q, S, c):
+    v = S[0][q] * c[1] - c[0] * g  # alpha Delta w_{t-1} - eta g
+    S[0][q] = v
+    return v
+
+
+def _nesterov_begin(h, t, c):
+    c[0] = -h[0]
+    c[1] = h[1]
+    return t
+
+
+def _nesterov_element(g, q, S, c):
+    dw = g * c[0]  # -eta g
+    v = S[0][q] * c[1] + dw  # v_t
+    S[0][q] = v
+    dw += c[1] * v  # alpha v_t - eta g
+    return dw
 
 
 class _WithMomentum(UpdateRule):
@@ -69,6 +113,7 @@ class Momentum(_WithMomentum):
     """Delta w_t = alpha Delta w_{t-1} - eta g_t. Defaults eta = 0.1, alpha = 0.9."""
 
     name = "momentum"
+    compiled = StepForm(("velocity",), _momentum_scalars, _momentum_begin, _momentum_element, 2)
 
     def step(self, grad, state, loss=None):
         v = state.velocity
@@ -82,6 +127,7 @@ class Nesterov(_WithMomentum):
     """v_t = alpha v_{t-1} - eta g_t;  Delta w_t = alpha v_t - eta g_t. Defaults 0.1, 0.9."""
 
     name = "nesterov"
+    compiled = StepForm(("velocity",), _momentum_scalars, _nesterov_begin, _nesterov_element, 2)
 
     def step(self, grad, state, loss=None):
         v, dw = state.velocity, state.delta_w

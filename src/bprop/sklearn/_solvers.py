@@ -71,22 +71,26 @@ class SklearnAdam(Adam):
         eta_t = eta sqrt(1 - beta_2^t) / (1 - beta_1^t)
         Delta w_t = -eta_t m_t / (sqrt(v_t) + epsilon)
 
-    with m_t, v_t as in :class:`bprop.optim.Adam`. bprop's Adam (Algorithm 1, as
+    with m_t, v_t as in :class:`bprop.optim.Adam`: this is
+    ``Adam(epsilon_placement='efficient')``. bprop's default Adam (Algorithm 1, as
     PyTorch) adds epsilon to sqrt(v_t / (1 - beta_2^t)) instead; the two differ by
     epsilon acting as epsilon / sqrt(1 - beta_2^t) here (3.2e-7 instead of 1e-8 at t = 1),
     visible when gradients are ~1e-6 or smaller. ``solver='adam'`` uses this form so that
     the loss curves match scikit-learn's; ``solver=bprop.optim.Adam()`` gives the other.
     """
 
-    def step(self, grad, state, loss=None):
-        self.update_moments(grad, state)
-        b1, b2 = self.beta_1, self.beta_2
-        m, v, dw = state.m, state.v, state.delta_w
-        np.sqrt(v, out=dw)
-        dw += self.epsilon
-        np.divide(m, dw, out=dw)
-        dw *= -state.learning_rate * np.sqrt(1.0 - b2**state.t) / (1.0 - b1**state.t)
-        return dw
+    #: The step is Adam's own (only the default placement differs): its compiled form too.
+    compiled = Adam.compiled
+
+    def __init__(
+        self,
+        learning_rate: float = 0.001,
+        beta_1: float = 0.9,
+        beta_2: float = 0.999,
+        epsilon: float = 1e-8,
+        epsilon_placement: str = "efficient",
+    ) -> None:
+        super().__init__(learning_rate, beta_1, beta_2, epsilon, epsilon_placement)
 
 
 def _accepts(cls: type, name: str) -> bool:

@@ -192,9 +192,9 @@ def explain_step(
     new = old + change
 
     weights = []
-    grad_W, grad_b = net._views(grad)
-    change_W, change_b = net._views(change)
-    new_W, new_b = net._views(new)
+    grad_W, grad_b = net.layout.views(grad)
+    change_W, change_b = net.layout.views(change)
+    new_W, new_b = net.layout.views(new)
     for layer in range(net.n_layers):
         W = net.weights[layer]
         for j, to in enumerate(names[layer + 1]):

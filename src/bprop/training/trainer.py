@@ -179,7 +179,7 @@ class Trainer:
         self.stopping = tuple(stopping)
         self.l2 = L2Penalty.for_network(network, weight_decay, weight_decay_scaling)
         self.weight_decay = float(weight_decay)
-        self._decay = self.l2.decay  # lambda on weights, 0 on biases (the compiled path's)
+        self._decay = self.l2.decay  # lambda on weights, 0 on biases
         self.weight_decay_scaling = weight_decay_scaling
         self.epoch_penalty = 0.0
         if schedule is not None and not hasattr(self.rule, "learning_rate"):
@@ -475,9 +475,10 @@ class Trainer:
         net, X, T, sw = self.network, chunk.X, chunk.T, chunk.sample_weight
         n = X.shape[0]
         order = chunk.order
-        result = fast.run_epoch(self, chunk, order, size)  # compiled kernel, None if n/a
-        if result is not None:
-            return result
+        result = fast.run_epoch(self._epoch_spec(sw is not None), X, T, order)
+        if result is not None:  # the compiled kernel ran the epoch
+            self.epoch_penalty += result.penalty
+            return result.loss_sum, result.correct
         if order is not None:
             xb = np.empty((min(size, n), X.shape[1]), X.dtype)
             tb = np.empty((min(size, n), T.shape[1]), T.dtype)
@@ -498,6 +499,25 @@ class Trainer:
             E_sum += E
             self._update(E, stop - start if s is None else float(s.sum()))
         return E_sum, correct
+
+    def fast_path_reason(self, *, weighted: bool = False) -> str | None:
+        """None if the compiled kernel runs this trainer's epochs (on data with sample
+        weights if ``weighted``), else the reason it does not (:mod:`bprop.training.fast`)."""
+        return fast.why_not(self._epoch_spec(weighted))
+
+    def _epoch_spec(self, weighted: bool) -> fast.EpochSpec:
+        return fast.EpochSpec(
+            network=self.network,
+            loss=self.loss,
+            rule=self.rule,
+            rule_state=None if self.state is None else self.state.rule_state,
+            mode=self.mode,
+            block_size=1 if self.mode == "online" else self.batch_size,
+            weighted=weighted,
+            decay=self.l2.decay,
+            decay_sum=self.l2.scaling == "sum",
+            accuracy=self._accuracy,
+        )
 
     def _update(self, E: float, weight_total: float) -> None:
         """w += rule.step(mean gradient + L2 term) for the gradient sum now in network.grad."""

@@ -1,89 +1,95 @@
 """Compiled fast paths for online and mini-batch training, and when they apply.
 
-:class:`~bprop.training.trainer.Trainer` asks :func:`run_epoch` to run each online or mini-batch
-epoch; it returns None when the compiled kernel does not apply, and the trainer runs its
-NumPy path instead. The kernel (:mod:`bprop.training.fast._kernels`, numba) runs the forward
-pass, backward pass and weight update of every pattern of an epoch in one call, with the
-same equations and the same pattern order as the NumPy path: the weights agree to
-rounding error (tested to 1e-12 in float64), not bit for bit.
+:class:`~bprop.training.trainer.Trainer` hands each online or mini-batch epoch to
+:func:`run_epoch` with an :class:`EpochSpec` (the network, loss, rule and its state,
+weight decay, accuracy counter); it returns None when the compiled kernel does not apply,
+and the trainer runs its NumPy path instead. The kernel runs the forward pass, backward
+pass and weight update of every pattern of an epoch in one call, with the same equations
+and the same pattern order as the NumPy path: the weights agree to rounding error (tested
+to 1e-12 in float64), not bit for bit.
 
-The kernel applies when all of these hold (otherwise NumPy, silently; :func:`why_not`
-says why; if numba is installed but fails to compile the kernel, a RuntimeWarning says
-so once and the process goes on with NumPy):
+The kernel is composed from the **compiled forms** declared next to the NumPy definitions
+(plain functions, no numba there): an activation's ``compiled`` (an
+:class:`~bprop.core.activations.ElementwiseForm` or
+:class:`~bprop.core.activations.RowForm`), a loss's :class:`~bprop.core.losses.LossForm`,
+a rule's :class:`~bprop.optim.base.StepForm`, the accuracy counter's row test.
+:mod:`bprop.training.fast._kernels` compiles them with numba into one kernel per
+combination. Adding an activation, a loss or a step rule with a compiled form is a change
+to its own module only. The kernel applies when all of these hold (otherwise NumPy,
+silently; :func:`why_not` says why; if numba is installed but fails to compile the kernel,
+a RuntimeWarning says so once and the process goes on with NumPy):
 
 - numba is installed (the ``fast`` extra) and the path is enabled (see below);
 - mode 'online' or 'minibatch', without sample weights;
-- the rule is exactly :class:`~bprop.optim.GradientDescent`, :class:`~bprop.optim.Momentum`,
-  :class:`~bprop.optim.Nesterov`, :class:`~bprop.optim.adaptive.Adam`, or the estimators'
-  ``SklearnAdam`` (``solver='adam'``, scikit-learn's default); subclasses may change
-  ``step``, so they use NumPy;
-- hidden activations identity, logistic, tanh or relu;
-- output and loss: identity/logistic/tanh/relu with squared_error or mse, logistic with
-  binary_cross_entropy, softmax with categorical_cross_entropy.
+- the rule's own class declares a compiled form (gradient descent, momentum, Nesterov,
+  Adam in both epsilon placements, AdaGrad, RMSprop; a subclass inherits none, since it
+  may change ``step``), and its state holds the arrays the form names;
+- every hidden activation has an elementwise compiled form (identity, logistic, tanh,
+  relu, gaussian, softplus, exp);
+- the loss has a compiled form for the output activation: an element form
+  (squared_error, mse) with an elementwise output, or a fused row for the pair (logistic
+  with binary_cross_entropy, softmax with categorical_cross_entropy).
 
 Weight decay (both ``weight_decay_scaling`` forms, with ``epoch_penalty``), schedules,
 shuffling or not, stopping, callbacks, accuracy and float32 all work on the compiled path.
 Disable it with the environment variable ``BPROP_FAST=0``,
 :func:`set_enabled`, or ``with bprop.training.fast.disabled(): ...``.
 
-First use: numba compiles the kernel once per dtype (a few seconds) and caches the
-machine code on disk (``cache=True``); later processes load it in well under a second.
+First use: numba compiles a kernel once per combination and dtype (a few seconds) and
+caches the machine code on disk (``cache=True``); later processes load it in well under
+a second.
 """
 
 from __future__ import annotations
 
 import contextlib
 import os
-import sys
 import warnings
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 from dataclasses import dataclass
-from typing import TYPE_CHECKING, Any
+from typing import Any
 
 import numpy as np
 
-from bprop.core.activations import Identity, Logistic, ReLU, Softmax, Tanh
-from bprop.core.losses import (
-    BinaryCrossEntropy,
-    CategoricalCrossEntropy,
-    MeanSquaredError,
-    SquaredError,
-)
-from bprop.optim.adaptive import Adam
-from bprop.optim.gradient_descent import GradientDescent, Momentum, Nesterov
+from bprop.core.activations import ElementwiseForm, RowForm
+from bprop.core.losses import Loss
+from bprop.core.network import Network
+from bprop.optim.base import StepForm
+from bprop.training.metrics import AccuracyCounter
 
-if TYPE_CHECKING:  # pragma: no cover
-    from bprop.training.trainer import Trainer, _Data
-
-__all__ = ["available", "disabled", "enabled", "run_epoch", "set_enabled", "why_not"]
-
-# The codes of the kernels module (repeated here so that numba is imported only when used).
-_ACT_CODES = {Identity: 0, Logistic: 1, Tanh: 2, ReLU: 3, Softmax: 4}
-_ELEMENTWISE = (Identity, Logistic, Tanh, ReLU)
-_SQUARED_ERROR, _MSE, _BCE_LOGISTIC, _CCE_SOFTMAX = 0, 1, 2, 3
-_RULE_CODES = {GradientDescent: 0, Momentum: 1, Nesterov: 2, Adam: 3}
-_ADAM_SKLEARN = 4
-#: The state arrays the kernel updates in place, per rule code.
-_STATE_ARRAYS = {
-    0: ("delta_w",),
-    1: ("velocity", "delta_w"),
-    2: ("velocity", "delta_w"),
-    3: ("m", "v", "delta_w"),
-    4: ("m", "v", "delta_w"),
-}
+__all__ = ["EpochSpec", "available", "disabled", "enabled", "run_epoch", "set_enabled", "why_not"]
 
 
-def _rule_code(rule: object) -> int | None:
-    code = _RULE_CODES.get(type(rule))
-    if code is None:
-        # The estimators' scikit-learn form of Adam; its module is loaded if it is in use.
-        solvers = sys.modules.get("bprop.sklearn._solvers")
-        if solvers is not None and type(rule) is getattr(solvers, "SklearnAdam", None):
-            code = _ADAM_SKLEARN
-    return code
+@dataclass(frozen=True)
+class EpochSpec:
+    """What an online or mini-batch epoch is made of, as the compiled kernel needs it.
+
+    ``rule_state`` is the state the rule steps (updated in place; None before training:
+    the state ``rule.init`` gives). ``decay`` is lambda at weights and 0 at biases (None:
+    no weight decay), ``decay_sum`` True for ``weight_decay_scaling='sum'``. ``weighted``
+    is True when the patterns have sample weights.
+    """
+
+    network: Network
+    loss: Loss
+    rule: Any
+    rule_state: Any
+    mode: str
+    block_size: int
+    weighted: bool = False
+    decay: np.ndarray | None = None
+    decay_sum: bool = False
+    accuracy: AccuracyCounter | None = None
 
 
-_NO_METRIC, _ARGMAX, _THRESHOLD = 0, 1, 2
+@dataclass(frozen=True)
+class EpochResult:
+    """sum_p E_p, the number of correct patterns, and the epoch's L2 penalty (as
+    ``Trainer.epoch_penalty`` counts it)."""
+
+    loss_sum: float
+    correct: float
+    penalty: float
 
 
 def _env_enabled(value: str) -> bool:
@@ -95,6 +101,7 @@ _state: dict[str, Any] = {
     "enabled": _env_enabled(os.environ.get("BPROP_FAST", "1")),
     "kernels": None,  # the imported module, once loaded
     "import_error": None,
+    "built": {},  # compiled kernels by the identity of their forms
 }
 
 
@@ -137,59 +144,77 @@ def _load_kernels():
 
 @dataclass(frozen=True)
 class _Plan:
-    acts: np.ndarray
-    loss: int
-    rule: int
-    metric: int
+    """The forms the kernel is built from, and the arrays that describe the model."""
+
+    hidden: tuple[ElementwiseForm, ...]  # distinct, in order of first use
+    hidden_index: np.ndarray  # per hidden layer, its form's place in ``hidden``
+    output: ElementwiseForm | RowForm
+    loss_element: Callable | None
+    loss_fused: Callable | None
+    metric: Callable | None
     threshold: float
-    w_off: np.ndarray
-    b_off: np.ndarray
-    sizes: np.ndarray
+    step: StepForm
+
+    @property
+    def key(self) -> tuple:
+        return (
+            self.hidden,
+            self.output,
+            self.loss_element,
+            self.loss_fused,
+            self.metric,
+            self.step.begin,
+            self.step.element,
+            self.step.n_coefficients,
+        )
 
 
-def _loss_code(loss: object, output: object) -> int | None:
-    out_type = type(output)
-    if type(loss) is SquaredError and out_type in _ELEMENTWISE:
-        return _SQUARED_ERROR
-    if type(loss) is MeanSquaredError and out_type in _ELEMENTWISE:
-        return _MSE
-    if type(loss) is BinaryCrossEntropy and out_type is Logistic:
-        return _BCE_LOGISTIC
-    if type(loss) is CategoricalCrossEntropy and out_type is Softmax:
-        return _CCE_SOFTMAX
+def _loss_forms(loss: Loss, output: Any, out_form: Any) -> tuple[Callable | None, ...] | None:
+    form = loss.compiled_form()
+    if form is None:
+        return None
+    fused = form.fused_row(output)
+    if fused is not None:
+        return None, fused
+    if form.element is not None and isinstance(out_form, ElementwiseForm):
+        return form.element, None
     return None
 
 
-def _plan(trainer: Trainer, data: _Data) -> _Plan | str:
-    """The kernel's arguments that describe the model, or the reason it does not apply."""
+def _plan(spec: EpochSpec) -> _Plan | str:
+    """The forms of the kernel that runs ``spec``'s epochs, or the reason there is none."""
     if not enabled():
         return (
             "the compiled path is disabled (BPROP_FAST=0 or bprop.training.fast.set_enabled(False))"
         )
-    if trainer.mode not in ("online", "minibatch"):
-        return f"mode {trainer.mode!r} uses the NumPy path (BLAS on blocks)"
-    if data.sample_weight is not None:
+    if spec.mode not in ("online", "minibatch"):
+        return f"mode {spec.mode!r} uses the NumPy path (BLAS on blocks)"
+    if spec.weighted:
         return "sample weights are not supported by the compiled kernel"
-    rule_code = _rule_code(trainer.rule)
-    if rule_code is None:
-        return f"rule {type(trainer.rule).__name__} has no compiled kernel"
-    net = trainer.network
+    rule, net = spec.rule, spec.network
+    step = rule.compiled_form() if hasattr(rule, "compiled_form") else None
+    if not isinstance(step, StepForm):
+        return f"rule {type(rule).__name__} has no compiled kernel"
+    hidden: list[ElementwiseForm] = []
+    index = []
     for act in net.activations[:-1]:
-        if type(act) not in _ELEMENTWISE:
+        form = act.compiled_form()
+        if not isinstance(form, ElementwiseForm):
             return f"hidden activation {act.name!r} has no compiled kernel"
-    loss_code = _loss_code(trainer.loss, net.output_activation)
-    if loss_code is None:
-        return (
-            f"loss {trainer.loss.name!r} with output {net.output_activation.name!r} "
-            "has no compiled kernel"
-        )
-    if trainer.state is not None:
-        state = trainer.state.rule_state
-    else:  # asked before fit: the state the rule will start from
-        state = trainer.rule.init(net.n_params, net.dtype)
-    if rule_code >= 3 and not isinstance(getattr(state, "t", None), int | np.integer):
+        if form not in hidden:
+            hidden.append(form)
+        index.append(hidden.index(form))
+    output = net.output_activation
+    out_form = output.compiled_form()
+    loss_forms = None if out_form is None else _loss_forms(spec.loss, output, out_form)
+    if loss_forms is None:
+        return f"loss {spec.loss.name!r} with output {output.name!r} has no compiled kernel"
+    state = spec.rule_state
+    if state is None:  # asked before fit: the state the rule will start from
+        state = rule.init(net.n_params, net.dtype)
+    if step.counts_steps and not isinstance(getattr(state, "t", None), int | np.integer):
         return "the rule state has no step count t"
-    for name in _STATE_ARRAYS[rule_code]:
+    for name in (*step.state, "delta_w"):
         arr = getattr(state, name, None)
         if not (
             isinstance(arr, np.ndarray)
@@ -198,36 +223,22 @@ def _plan(trainer: Trainer, data: _Data) -> _Plan | str:
             and arr.flags.c_contiguous
         ):
             return f"the rule state has no {name} array of the network's shape and dtype"
-    scaling = getattr(trainer, "weight_decay_scaling", "mean")
-    if trainer._decay is not None and scaling not in ("mean", "sum"):
-        return f"weight_decay_scaling {scaling!r} has no compiled kernel"
-    counter = trainer._accuracy
-    if counter is None:
-        metric, threshold = _NO_METRIC, 0.0
-    else:
-        metric = _ARGMAX if counter.kind == "argmax" else _THRESHOLD
-        threshold = float(counter.threshold)
-    sizes = np.asarray(net.sizes, np.int64)
-    w_off, b_off, pos = [], [], 0
-    for n_in, n_out in zip(net.sizes[:-1], net.sizes[1:], strict=True):
-        w_off.append(pos)
-        b_off.append(pos + n_in * n_out)
-        pos += n_in * n_out + n_out
+    counter = spec.accuracy
     return _Plan(
-        acts=np.array([_ACT_CODES[type(a)] for a in net.activations], np.int64),
-        loss=loss_code,
-        rule=rule_code,
-        metric=metric,
-        threshold=threshold,
-        w_off=np.asarray(w_off, np.int64),
-        b_off=np.asarray(b_off, np.int64),
-        sizes=sizes,
+        hidden=tuple(hidden),
+        hidden_index=np.array(index, np.int64),
+        output=out_form,
+        loss_element=loss_forms[0],
+        loss_fused=loss_forms[1],
+        metric=None if counter is None else counter.compiled_form(),
+        threshold=0.0 if counter is None else float(counter.threshold),
+        step=step,
     )
 
 
-def why_not(trainer: Trainer, data: _Data) -> str | None:
-    """None if the compiled kernel runs this trainer's epochs on ``data``, else the reason."""
-    plan = _plan(trainer, data)
+def why_not(spec: EpochSpec) -> str | None:
+    """None if the compiled kernel runs ``spec``'s epochs, else the reason it does not."""
+    plan = _plan(spec)
     if isinstance(plan, str):
         return plan
     if _load_kernels() is None:
@@ -238,59 +249,53 @@ def why_not(trainer: Trainer, data: _Data) -> str | None:
     return None
 
 
+def _kernel(kernels: Any, plan: _Plan) -> Callable:
+    built = _state["built"]
+    fn = built.get(plan.key)
+    if fn is None:
+        fn = built[plan.key] = kernels.build(
+            plan.hidden, plan.output, plan.loss_element, plan.loss_fused, plan.metric, plan.step
+        )
+    return fn
+
+
 def run_epoch(
-    trainer: Trainer, data: _Data, order: np.ndarray | None, size: int
-) -> tuple[float, float] | None:
+    spec: EpochSpec, X: np.ndarray, T: np.ndarray, order: np.ndarray | None
+) -> EpochResult | None:
     """Run one epoch with the compiled kernel, or return None if it does not apply.
 
-    ``order`` is the pattern order (None: 0..n-1), ``size`` the block size (1 online).
-    Returns (sum_p E_p, number of correct patterns), as ``Trainer._run_blocks``.
+    ``order`` is the pattern order (None: 0..n-1); blocks have ``spec.block_size`` rows
+    (1 online). The network's weights and the rule state are updated in place.
     """
-    plan = _plan(trainer, data)
+    plan = _plan(spec)
     if isinstance(plan, str):
         return None
     kernels = _load_kernels()
     if kernels is None:
         return None
-    net, rule = trainer.network, trainer.rule
-    state = trainer.state.rule_state
-    n = data.X.shape[0]
+    net, state, step = spec.network, spec.rule_state, plan.step
     if order is None:
-        order = np.arange(n, dtype=np.int64)
-    decay = trainer._decay if trainer._decay is not None else np.empty(0, net.dtype)
-    arrays = [getattr(state, name) for name in _STATE_ARRAYS[plan.rule]]
-    s1, s2 = arrays[0], arrays[min(1, len(arrays) - 1)]  # unused ones are placeholders
-    lr = float(state.learning_rate)  # the current rate (a schedule sets it in the state)
-    b1, b2 = float(getattr(rule, "beta_1", 0.0)), float(getattr(rule, "beta_2", 0.0))
-    hp = np.array(
-        [lr, getattr(rule, "momentum", 0.0), b1, b2, 1.0 - b1, 1.0 - b2,
-         getattr(rule, "epsilon", 0.0)],
-        net.dtype,
-    )  # fmt: skip
-    hp64 = np.array([lr, b1, b2], np.float64)
+        order = np.arange(X.shape[0], dtype=np.int64)
+    decay = spec.decay if spec.decay is not None else np.empty(0, net.dtype)
+    w_off, b_off, sizes = net.layout.offset_arrays()
     try:
-        E, correct, penalty, t = kernels.run_epoch(
-            data.X,
-            data.T,
+        E, correct, penalty, t = _kernel(kernels, plan)(
+            X,
+            T,
             order.astype(np.int64, copy=False),
-            int(size),
+            int(spec.block_size),
             net.params,
             net.grad,
-            plan.w_off,
-            plan.b_off,
-            plan.sizes,
-            plan.acts,
-            plan.loss,
-            plan.rule,
-            hp,
-            hp64,
+            w_off,
+            b_off,
+            sizes,
+            plan.hidden_index,
+            np.array(step.scalars(spec.rule, state), np.float64),
             decay,
-            getattr(trainer, "weight_decay_scaling", "mean") == "sum",
-            s1,
-            s2,
+            bool(spec.decay_sum),
+            tuple(getattr(state, name) for name in step.state),
             state.delta_w,
             int(getattr(state, "t", 0)),
-            plan.metric,
             plan.threshold,
         )
     except kernels.NumbaError as exc:  # it could not be compiled here: it never ran
@@ -302,8 +307,6 @@ def run_epoch(
             stacklevel=4,
         )
         return None
-    if plan.rule >= 3:
+    if step.counts_steps:
         state.t = int(t)
-    if trainer._decay is not None:
-        trainer.epoch_penalty += float(penalty)
-    return float(E), float(correct)
+    return EpochResult(float(E), float(correct), float(penalty))

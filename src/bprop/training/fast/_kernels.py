@@ -1,290 +1,131 @@
-"""numba kernels: one call runs a whole epoch of online or mini-batch training.
+"""numba: the epoch kernel composed from the compiled forms of the definitions.
 
-Imported only by :mod:`bprop.training.fast` after it has checked that numba is installed. Every
-function is compiled with ``cache=True``: the machine code is written next to this file
-(or to ``NUMBA_CACHE_DIR``) on first use and loaded from there afterwards.
+Imported only by :mod:`bprop.training.fast` after it has checked that numba is installed.
+Nothing here defines an activation, a loss, a metric or a rule: :func:`build` takes their
+compiled forms (plain functions declared next to the NumPy definitions in
+:mod:`bprop.core.activations`, :mod:`bprop.core.losses`, :mod:`bprop.training.metrics`
+and :mod:`bprop.optim`) and composes them, with the block loop of
+``Trainer._run_blocks``, into one function compiled by numba. The plain functions are
+made callable from compiled code with ``numba.extending.register_jitable``, so that they
+stay plain Python where they are defined.
 
-The arithmetic is the NumPy path's, operation for operation where it matters for
-rounding (the gradient is scaled by the reciprocal 1/B before the rule, as
-``Trainer._update`` does); sums of products (matrix products, the softmax normaliser)
-may be added in another order, so weights agree to rounding error (about 1e-15
-relative per update in float64), not bit for bit.
+One kernel is compiled per combination (distinct hidden activations, output activation
+and loss, metric, rule), with ``cache=True``: the machine code is written next to this
+file (or to ``NUMBA_CACHE_DIR``) and loaded from there by later processes. numba keys the
+cache on the bytecode of the kernel and on the pickled contents of its closure, where
+the definitions are held by reference; a hash of their bytecode (``token``) sits in the
+closure too, so that editing a definition recompiles.
 
 For one block B of patterns (rows), layers l = 1..L, the equations of
 :mod:`bprop.core.network`:
 
     net^l = o^{l-1} W^l + b^l,   o^l = phi_l(net^l),   o^0 = x
-    delta^L = dE/dnet^L          (from the loss; fused o - t for the natural pairs)
+    delta^L = dE/dnet^L          (the loss's element form times phi_L', or its fused row)
     delta^{l-1} = phi'_{l-1} * (delta^l W^l^T)
     dE/dW^l = o^{l-1}^T delta^l,  dE/db^l = sum_rows delta^l
-    g = (1/|B|) dE/dw + lambda w_weights ;  w += rule step (gd, momentum, nesterov, adam)
+    g = (1/|B|) dE/dw + lambda w_weights ;  w += the rule's step (its element form)
 
-Blocks of at most ``_SMALL`` rows use plain loops (a BLAS call costs more than the
-arithmetic of one pattern); larger blocks call BLAS through ``np.dot``.
+The arithmetic is the NumPy path's, operation for operation where it matters for
+rounding (the gradient is scaled by the reciprocal 1/B before the rule, as
+``Trainer._update`` does); sums of products (matrix products, the softmax normaliser)
+may be added in another order, so weights agree to rounding error (about 1e-15 relative
+per update in float64), not bit for bit. Blocks of at most ``_SMALL`` rows use plain
+loops (a BLAS call costs more than the arithmetic of one pattern); larger blocks call
+BLAS through ``np.dot``.
 """
 
 from __future__ import annotations
 
-import math
+import functools
+import hashlib
+import marshal
+import types
+from collections.abc import Callable, Sequence
 
 import numba as nb
 import numpy as np
 from numba.core.errors import NumbaError
+from numba.extending import register_jitable
+from numba.np.unsafe.ndarray import to_fixed_tuple
 
-__all__ = ["NumbaError", "logistic", "logistic_array", "run_epoch", "tanh", "tanh_array"]
+from bprop.core.activations import ElementwiseForm
 
-# Codes shared with bprop.training.fast (kept as plain ints so that one compiled kernel serves all).
-IDENTITY, LOGISTIC, TANH, RELU, SOFTMAX = 0, 1, 2, 3, 4
-SQUARED_ERROR, MSE, BCE_LOGISTIC, CCE_SOFTMAX = 0, 1, 2, 3
-GD, MOMENTUM, NESTEROV, ADAM, ADAM_SKLEARN = 0, 1, 2, 3, 4
-NO_METRIC, ARGMAX, THRESHOLD = 0, 1, 2
+__all__ = ["NumbaError", "build", "elementwise_array"]
 
 _SMALL = 4
 
 # error_model="numpy": x / 0 gives inf or nan as in NumPy instead of raising
 # ZeroDivisionError; without the check LLVM can vectorise loops that divide.
-_JIT = {"cache": True, "error_model": "numpy"}
+_OPTIONS = {"error_model": "numpy"}
 
-# tanh: for |x| < 0.625 the rational approximation x + x^3 P(x^2) / Q(x^2) of the Cephes
-# library (S. L. Moshier, cephes/double/tanh.c, relative error 2.5e-16 there), else
-# 1 - 2 / (e^{2|x|} + 1) with e^y by Cody-Waite reduction (the split of ln 2 of fdlibm's
-# e_exp.c) and a Taylor polynomial; the sign is copied from x. Both branches are
-# computed and one is selected, so that loops over tanh vectorise: numba's math.tanh calls
-# libm once per element and was 9x slower than np.tanh (NumPy's own SIMD tanh); this one
-# takes 1.3x its time (5.0 vs 3.8 us for 4096 values) and is within 2 ulp of its values
-# (tests/test_fast.py checks 3 ulp of the exact value, from 80-bit long double, on a wide
-# range, and signed zeros, infinities and NaN; measured 1.3 ulp).
-_LN2_HI = 6.93147180369123816490e-01
-_LN2_LO = 1.90821492927058770002e-10
-_INV_LN2 = 1.44269504088896338700e00
-_ROUND = 6755399441055744.0  # 1.5 * 2^52: (y + _ROUND) - _ROUND rounds y to an integer
+_registered: set[Callable] = set()
 
 
-@nb.njit(inline="always", **_JIT)
-def _exp_reduced(y):
-    """(k, e^r) with y = k ln2 + r, |r| <= ln2 / 2 (Cody-Waite), e^r by Taylor to r^13
-    (truncation error r^14 / 14! < 4e-18): e^y = e^r 2^k."""
-    k = (y * _INV_LN2 + _ROUND) - _ROUND
-    r = (y - k * _LN2_HI) - k * _LN2_LO
-    p = 1.0 / 6227020800.0
-    p = p * r + 1.0 / 479001600.0
-    p = p * r + 1.0 / 39916800.0
-    p = p * r + 1.0 / 3628800.0
-    p = p * r + 1.0 / 362880.0
-    p = p * r + 1.0 / 40320.0
-    p = p * r + 1.0 / 5040.0
-    p = p * r + 1.0 / 720.0
-    p = p * r + 1.0 / 120.0
-    p = p * r + 1.0 / 24.0
-    p = p * r + 1.0 / 6.0
-    p = p * r + 0.5
-    p = p * r + 1.0
-    p = p * r + 1.0
-    return k, p
+def _bprop_functions(fn: Callable) -> list[Callable]:
+    """The plain bprop functions ``fn`` calls: its globals and closure cells."""
+    found = [fn.__globals__.get(name) for name in fn.__code__.co_names]
+    found += [cell.cell_contents for cell in fn.__closure__ or ()]
+    return [
+        f
+        for f in found
+        if isinstance(f, types.FunctionType) and (f.__module__ or "").startswith("bprop.")
+    ]
 
 
-@nb.njit(inline="always", **_JIT)
-def _exp_0_40(y):
-    """e^y for 0 <= y <= 40: e^r from _exp_reduced, times 2^k."""
-    k, p = _exp_reduced(y)
-    # 2^k for the integer 0 <= k <= 58, exactly: an integer shift, converted (vectorises)
-    two_k = float(np.int64(1) << np.int64(k))
-    return p * two_k
+def _jitable(fn: Callable, inline: str = "always") -> Callable:
+    """Make a plain function, and the bprop functions it calls, callable from numba code."""
+    if fn not in _registered:
+        _registered.add(fn)
+        for dep in _bprop_functions(fn):
+            _jitable(dep)
+        register_jitable(inline=inline, **_OPTIONS)(fn)
+    return fn
 
 
-@nb.njit(inline="always", **_JIT)
-def _exp_0_708(y):
-    """e^y for 0 <= y <= 708, as _exp_0_40 but with 2^k (k <= 1022) built as
-    (2^q)^32 2^(k - 32 q) from two shifts and five exact squarings."""
-    k, p = _exp_reduced(y)
-    q = math.floor(k * 0.03125)
-    two_q = float(np.int64(1) << np.int64(q))
-    two_q *= two_q
-    two_q *= two_q
-    two_q *= two_q
-    two_q *= two_q
-    two_q *= two_q
-    return p * (two_q * float(np.int64(1) << np.int64(k - 32.0 * q)))
+def _token(functions: Sequence[Callable]) -> str:
+    """A hash of the bytecode and constants of ``functions`` and everything they call."""
+    seen: dict[int, Callable] = {}
+    todo = list(functions)
+    while todo:
+        f = todo.pop()
+        if id(f) not in seen:
+            seen[id(f)] = f
+            todo += _bprop_functions(f)
+    h = hashlib.sha256()
+    for f in sorted(seen.values(), key=lambda f: (f.__module__, f.__qualname__)):
+        h.update(f"{f.__module__}.{f.__qualname__}".encode())
+        h.update(marshal.dumps(f.__code__))
+    return h.hexdigest()
 
 
-@nb.njit(inline="always", **_JIT)
-def logistic(x):
-    """1 / (1 + e^-x), vectorisable: with z = e^|x| (|x| clipped at 708), z / (z + 1) for
-    x >= 0 and 1 / (1 + z) below. Agrees with scipy.special.expit to a few ulp down to
-    x = -708 (below, both are under 1e-307), 2.2 ulp of the exact value; NaN stays NaN."""
-    z = _exp_0_708(min(abs(x), 708.0))
-    o = z / (z + 1.0) if x >= 0 else 1.0 / (1.0 + z)
-    return o if x == x else x
+def _loop(fn: Callable) -> Callable:
+    """A loop over a block: compiled as a function of its own (not inlined)."""
+    return _jitable(fn, "never")
 
 
-@nb.njit(**_JIT)
-def logistic_array(x, out):
-    """out[i] = logistic(x[i]) for 1-D arrays (for tests)."""
-    for i in range(x.shape[0]):
-        out[i] = logistic(x[i])
+# ---------------------------------------------------------------- products of a block
 
 
-@nb.njit(inline="always", **_JIT)
-def tanh(x):
-    """tanh(x), vectorisable (see the comment on _JIT)."""
-    a = abs(x)
-    z = x * x
-    num = (-9.64399179425052238628e-1 * z - 9.92877231001918586564e1) * z
-    num -= 1.61468768441708447952e3
-    den = ((z + 1.12811678491632931402e2) * z + 2.23548839060100448583e3) * z
-    den += 4.84406305325125486048e3
-    small = a + a * z * (num / den)
-    big = 1.0 - 2.0 / (_exp_0_40(min(2.0 * a, 40.0)) + 1.0)
-    return math.copysign(small if a < 0.625 else big, x)  # tanh is odd; keeps -0.0
-
-
-@nb.njit(**_JIT)
-def tanh_array(x, out):
-    """out[i] = tanh(x[i]) for 1-D arrays (for tests)."""
-    for i in range(x.shape[0]):
-        out[i] = tanh(x[i])
-
-
-@nb.njit(**_JIT)
-def _forward_layer(A, W, b, net, o, m, code, row_max, row_sum):
-    """net = A[:m] W + b ; o = phi(net), the bias added in the activation's pass.
-
-    For softmax, each row's max and sum of e^{net - max} are kept in ``row_max`` and
-    ``row_sum`` for the loss (log-sum-exp = max + ln sum).
-    """
+@_loop
+def _times(A, W, out, m):
+    """out[:m] = A[:m] W."""
     n_in, n_out = W.shape
     if m <= _SMALL:
         for r in range(m):
             for j in range(n_out):
-                net[r, j] = 0.0
+                out[r, j] = 0.0
             for i in range(n_in):
                 a = A[r, i]
                 for j in range(n_out):
-                    net[r, j] += a * W[i, j]
+                    out[r, j] += a * W[i, j]
     else:
-        np.dot(A[:m], W, net[:m])
-    if code == SOFTMAX:
-        for r in range(m):
-            for j in range(n_out):
-                net[r, j] += b[j]
-            mx = net[r, 0]
-            for j in range(1, n_out):
-                mx = max(mx, net[r, j])
-            s = 0.0
-            for j in range(n_out):
-                e = math.exp(net[r, j] - mx)
-                o[r, j] = e
-                s += e
-            for j in range(n_out):
-                o[r, j] /= s
-            row_max[r] = mx
-            row_sum[r] = s
-    elif code == TANH:
-        for r in range(m):
-            for j in range(n_out):
-                x = net[r, j] + b[j]
-                net[r, j] = x
-                o[r, j] = tanh(x)
-    elif code == LOGISTIC:
-        for r in range(m):
-            for j in range(n_out):
-                x = net[r, j] + b[j]
-                net[r, j] = x
-                o[r, j] = logistic(x)
-    elif code == RELU:
-        for r in range(m):
-            for j in range(n_out):
-                x = net[r, j] + b[j]
-                net[r, j] = x
-                o[r, j] = max(x, 0.0)
-    else:
-        for r in range(m):
-            for j in range(n_out):
-                x = net[r, j] + b[j]
-                net[r, j] = x
-                o[r, j] = x
+        np.dot(A[:m], W, out[:m])
 
 
-@nb.njit(**_JIT)
-def _derivative(code, net, o):
-    """phi'(net) of an elementwise activation, from its output where cheaper."""
-    if code == TANH:
-        return 1.0 - o * o
-    if code == LOGISTIC:
-        return o * (1.0 - o)
-    if code == RELU:
-        return 1.0 if net > 0 else 0.0
-    return 1.0
-
-
-@nb.njit(**_JIT)
-def _output_delta(o, net, t, delta, m, code, loss_code, row_max, row_sum):
-    """Writes delta = dE_p/dnet into delta[:m] and returns sum_p E_p (see bprop.core.losses)."""
-    K = o.shape[1]
-    E = 0.0
-    for r in range(m):
-        if loss_code == CCE_SOFTMAX:
-            # E_p = -sum_k t_k (net_k - logsumexp(net)),  delta_k = o_k sum_j t_j - t_k
-            t_sum = 0.0
-            for k in range(K):
-                t_sum += t[r, k]
-            lse = row_max[r] + math.log(row_sum[r])  # from the forward pass
-            for k in range(K):
-                E -= t[r, k] * (net[r, k] - lse)
-                delta[r, k] = o[r, k] * t_sum - t[r, k]
-        elif loss_code == BCE_LOGISTIC:
-            # E_p = sum_k ln(1 + e^{net_k}) - t_k net_k,  delta_k = o_k - t_k
-            for k in range(K):
-                x = net[r, k]
-                E += max(x, 0.0) + math.log1p(math.exp(-abs(x))) - t[r, k] * x
-                delta[r, k] = o[r, k] - t[r, k]
-        else:
-            # squared error 1/2 sum_k d_k^2 (or mse 1/K sum_k d_k^2), d = o - t,
-            # delta_k = dE/do_k phi'(net_k)
-            scale = 1.0 if loss_code == SQUARED_ERROR else 2.0 / K
-            for k in range(K):
-                d = o[r, k] - t[r, k]
-                if loss_code == SQUARED_ERROR:
-                    E += 0.5 * d * d
-                else:
-                    E += d * d / K
-                delta[r, k] = d * scale * _derivative(code, net[r, k], o[r, k])
-    return E
-
-
-@nb.njit(**_JIT)
-def _count_correct(o, t, m, metric, threshold):
-    correct = 0.0
-    if metric == NO_METRIC:
-        return correct
-    K = o.shape[1]
-    for r in range(m):
-        if metric == ARGMAX:
-            io = 0
-            it = 0
-            for k in range(1, K):
-                if o[r, k] > o[r, io]:
-                    io = k
-                if t[r, k] > t[r, it]:
-                    it = k
-            if io == it:
-                correct += 1.0
-        else:
-            ok = True
-            for k in range(K):
-                if (o[r, k] > threshold) != (t[r, k] > threshold):
-                    ok = False
-            if ok:
-                correct += 1.0
-    return correct
-
-
-@nb.njit(**_JIT)
-def _backward_layer(A, W, delta, gW, gb, own_gb, below, gb_below, net_below, o_below, m, code):
-    """dE/dW = A[:m]^T delta; dE/db = sum delta if ``own_gb``; and, if ``below`` has rows,
-    the delta of the layer below, phi'(net_below) * (delta W^T), with its bias gradient
-    summed into ``gb_below`` in the same pass."""
-    n_in, n_out = W.shape
+@_loop
+def _weight_gradient(A, delta, gW, m):
+    """gW = A[:m]^T delta[:m]."""
+    n_in, n_out = gW.shape
     if m <= _SMALL:
         for i in range(n_in):
             for j in range(n_out):
@@ -296,14 +137,12 @@ def _backward_layer(A, W, delta, gW, gb, own_gb, below, gb_below, net_below, o_b
                     gW[i, j] += a * delta[r, j]
     else:
         np.dot(A[:m].T, delta[:m], gW)
-    if own_gb:
-        for j in range(n_out):
-            gb[j] = 0.0
-        for r in range(m):
-            for j in range(n_out):
-                gb[j] += delta[r, j]
-    if below.shape[0] == 0:
-        return
+
+
+@_loop
+def _times_transposed(delta, W, below, m):
+    """below[:m] = delta[:m] W^T (dE/do of the layer below)."""
+    n_in, n_out = W.shape
     if m <= _SMALL:
         for r in range(m):
             for i in range(n_in):
@@ -313,247 +152,350 @@ def _backward_layer(A, W, delta, gW, gb, own_gb, below, gb_below, net_below, o_b
                 below[r, i] = s
     else:
         np.dot(delta[:m], W.T, below[:m])
-    for i in range(n_in):
-        gb_below[i] = 0.0
-    if code == TANH:
+
+
+@_loop
+def _bias_gradient(delta, gb, m):
+    """gb = sum over the block's rows of delta."""
+    for j in range(gb.shape[0]):
+        gb[j] = 0.0
+    for r in range(m):
+        for j in range(gb.shape[0]):
+            gb[j] += delta[r, j]
+
+
+def _coefficient_reader(n: int) -> Callable:
+    """A module-level function c -> (c[0], ..., c[n-1]) (a tuple: in registers in loops).
+
+    Module-level so that the kernels' closures hold it by reference: numba's cache key
+    pickles the closures, and numba's own intrinsics pickle with a per-process uuid."""
+
+    def read(c):
+        return to_fixed_tuple(c, n)
+
+    read.__name__ = read.__qualname__ = f"_coefficients_{n}"
+    globals()[read.__name__] = read
+    return _jitable(read)
+
+
+_COEFFICIENTS = {n: _coefficient_reader(n) for n in range(1, 17)}
+
+
+def _no_metric(o, t, r, threshold):
+    return 0.0
+
+
+def _nothing(x):
+    return 0.0
+
+
+def _zero_derivative(net, o):
+    return 0.0
+
+
+# ---------------------------------------------------------------- composition
+
+
+@functools.cache
+def _elementwise_forward(phi):
+    def forward(A, W, b, net, o, m, aux):
+        """net = A W + b ; o = phi(net), the bias added in the activation's pass."""
+        _times(A, W, net, m)
         for r in range(m):
-            for i in range(n_in):
-                v = below[r, i] * (1.0 - o_below[r, i] * o_below[r, i])
-                below[r, i] = v
-                gb_below[i] += v
-    elif code == LOGISTIC:
+            for j in range(W.shape[1]):
+                x = net[r, j] + b[j]
+                net[r, j] = x
+                o[r, j] = phi(x)
+
+    return _jitable(forward, "never")
+
+
+@functools.cache
+def _row_forward(row):
+    def forward(A, W, b, net, o, m, aux):
+        """net = A W + b ; o[r] = phi(net[r]) per row, aux[r] the row form's value."""
+        _times(A, W, net, m)
         for r in range(m):
-            for i in range(n_in):
-                v = below[r, i] * (o_below[r, i] * (1.0 - o_below[r, i]))
-                below[r, i] = v
-                gb_below[i] += v
-    elif code == RELU:
+            for j in range(W.shape[1]):
+                net[r, j] += b[j]
+            aux[r] = row(net, o, r)
+
+    return _jitable(forward, "never")
+
+
+@functools.cache
+def _elementwise_backward(dphi):
+    def backward(below, net, o, gb, m):
+        """below = phi'(net) * below (dE/do -> delta), its row sum into gb in the same pass."""
+        for i in range(gb.shape[0]):
+            gb[i] = 0.0
         for r in range(m):
-            for i in range(n_in):
-                v = below[r, i] * (1.0 if net_below[r, i] > 0 else 0.0)
+            for i in range(gb.shape[0]):
+                v = below[r, i] * dphi(net[r, i], o[r, i])
                 below[r, i] = v
-                gb_below[i] += v
+                gb[i] += v
+
+    return _jitable(backward, "never")
+
+
+@functools.cache
+def _select_forward(fns):
+    """forward of hidden activation number i of the distinct ones (nested by two)."""
+    first = fns[0]
+    if len(fns) == 1:
+
+        def forward(i, A, W, b, net, o, m, aux):
+            first(A, W, b, net, o, m, aux)
+
     else:
-        for r in range(m):
-            for i in range(n_in):
-                gb_below[i] += below[r, i]
+        rest = _select_forward(fns[1:])
 
-
-@nb.njit(**_JIT)
-def _update(params, grad, inv_m, m, decay, decay_sum, rule, hp, hp64, s1, s2, delta_w, t, sc, last):
-    """g from the gradient sum, then w += the rule's step; returns (L2 penalty term, t).
-
-    Without decay g = grad / |B|. With decay (lambda on weights, 0 on biases) and the
-    penalty P = lambda/2 ||w||^2 at the block's starting weights: 'mean' scaling
-    (decay_sum False) g = grad / |B| + lambda w, returning P |B|; 'sum' scaling
-    g = (grad + lambda w) / |B|, returning P (``Trainer._update``, ``epoch_penalty``).
-    g is left in ``grad`` as the NumPy path leaves it. The rule's ``delta_w`` (the last
-    step) is written on the ``last`` block only: no update reads it.
-
-    ``hp`` = (eta, alpha, beta_1, beta_2, 1 - beta_1, 1 - beta_2, epsilon) in the network's
-    dtype, ``hp64`` = (eta, beta_1, beta_2) in float64 for Adam's bias corrections (as the
-    NumPy rules compute them in Python floats), ``s1``/``s2`` the rule's state arrays
-    (momentum: velocity; Adam: m and v), ``t`` Adam's step count, ``sc`` dtype scratch.
-    """
-    penalty = 0.0
-    scale = inv_m
-    if decay.shape[0] > 0:
-        for q in range(params.shape[0]):
-            wd = decay[q] * params[q]
-            penalty += wd * params[q]
-            if decay_sum:
-                grad[q] = (grad[q] + wd) * inv_m
+        def forward(i, A, W, b, net, o, m, aux):
+            if i == 0:
+                first(A, W, b, net, o, m, aux)
             else:
-                grad[q] = grad[q] * inv_m + wd
-        penalty *= 0.5
-        if not decay_sum:
-            penalty *= m
-        scale = inv_m / inv_m  # grad already holds g: 1, in the network's dtype
-    n = params.shape[0]
-    lr = hp[0]
-    mom = hp[1]
-    if rule == MOMENTUM:  # Delta w_t = alpha Delta w_{t-1} - eta g_t
-        for q in range(n):
-            g = grad[q] * scale
-            grad[q] = g
-            v = s1[q] * mom - lr * g
-            s1[q] = v
-            params[q] += v
+                rest(i - 1, A, W, b, net, o, m, aux)
+
+    return _jitable(forward, "never")
+
+
+@functools.cache
+def _select_backward(fns):
+    first = fns[0]
+    if len(fns) == 1:
+
+        def backward(i, below, net, o, gb, m):
+            first(below, net, o, gb, m)
+
+    else:
+        rest = _select_backward(fns[1:])
+
+        def backward(i, below, net, o, gb, m):
+            if i == 0:
+                first(below, net, o, gb, m)
+            else:
+                rest(i - 1, below, net, o, gb, m)
+
+    return _jitable(backward, "never")
+
+
+@functools.cache
+def _element_delta(loss_element, dphi):
+    def output_delta(o, net, t, delta, m, aux):
+        """delta_k = dE_p/do_k phi'(net_k); returns sum_p E_p."""
+        K = o.shape[1]
+        E = 0.0
+        for r in range(m):
+            for k in range(K):
+                e, g = loss_element(o[r, k], t[r, k], K)
+                E += e
+                delta[r, k] = g * dphi(net[r, k], o[r, k])
+        return E
+
+    return _jitable(output_delta, "never")
+
+
+@functools.cache
+def _fused_delta(row):
+    def output_delta(o, net, t, delta, m, aux):
+        """delta in closed form, row by row; returns sum_p E_p."""
+        E = 0.0
+        for r in range(m):
+            E += row(o, t, net, delta, r, aux[r])
+        return E
+
+    return _jitable(output_delta, "never")
+
+
+@functools.cache
+def _count(row):
+    def count(o, t, m, threshold):
+        correct = 0.0
+        for r in range(m):
+            correct += row(o, t, r, threshold)
+        return correct
+
+    return _jitable(count, "never")
+
+
+@functools.cache
+def _update(begin, element, n_coefficients):
+    coefficients = _COEFFICIENTS[n_coefficients]
+
+    def update(params, grad, inv_m, m, decay, decay_sum, h, S, delta_w, t, c, last):
+        """g from the gradient sum, then w += the rule's step; returns (L2 penalty term, t).
+
+        Without decay g = grad / |B|. With decay (lambda on weights, 0 on biases) and the
+        penalty P = lambda/2 ||w||^2 at the block's starting weights: 'mean' scaling
+        (decay_sum False) g = grad / |B| + lambda w, returning P |B|; 'sum' scaling
+        g = (grad + lambda w) / |B|, returning P (``Trainer._update``, ``epoch_penalty``).
+        g is left in ``grad`` as the NumPy path leaves it. The rule's ``delta_w`` (the
+        last step) is written on the ``last`` block only: no update reads it.
+        """
+        penalty = 0.0
+        scale = inv_m
+        if decay.shape[0] > 0:
+            for q in range(params.shape[0]):
+                wd = decay[q] * params[q]
+                penalty += wd * params[q]
+                if decay_sum:
+                    grad[q] = (grad[q] + wd) * inv_m
+                else:
+                    grad[q] = grad[q] * inv_m + wd
+            penalty *= 0.5
+            if not decay_sum:
+                penalty *= m
+            scale = inv_m / inv_m  # grad already holds g: 1, in the network's dtype
+        t = begin(h, t, c)
+        cc = coefficients(c)  # in registers through the loop
         if last:
-            delta_w[:] = s1
-    elif rule == NESTEROV:  # v_t = alpha v_{t-1} - eta g_t ; Delta w_t = alpha v_t - eta g_t
-        for q in range(n):
-            g = grad[q] * scale
-            grad[q] = g
-            dw = g * -lr
-            v = s1[q] * mom + dw
-            s1[q] = v
-            dw += mom * v
-            params[q] += dw
-            if last:
+            for q in range(params.shape[0]):
+                g = grad[q] * scale
+                grad[q] = g
+                dw = element(g, q, S, cc)
+                params[q] += dw
                 delta_w[q] = dw
-    elif rule >= ADAM:  # ADAM or ADAM_SKLEARN
-        # m_t = b1 m + (1 - b1) g ;  v_t = b2 v + (1 - b2) g^2
-        # ADAM:          Delta w = -eta / (1 - b1^t) m_t / (sqrt(v_t / (1 - b2^t)) + eps)
-        # ADAM_SKLEARN:  Delta w = -eta sqrt(1 - b2^t) / (1 - b1^t) m_t / (sqrt(v_t) + eps)
-        t += 1
-        bc1 = 1.0 - hp64[1] ** t
-        bc2 = 1.0 - hp64[2] ** t
-        sc[0] = bc2
-        if rule == ADAM:
-            sc[1] = -hp64[0] / bc1
         else:
-            sc[1] = -hp64[0] * math.sqrt(bc2) / bc1
-        b1, b2, c1, c2, eps = hp[2], hp[3], hp[4], hp[5], hp[6]
-        for q in range(n):
-            g = grad[q] * scale
-            grad[q] = g
-            mq = s1[q] * b1 + c1 * g
-            s1[q] = mq
-            vq = s2[q] * b2 + c2 * (g * g)
-            s2[q] = vq
-            d = math.sqrt(vq / sc[0] if rule == ADAM else vq) + eps
-            d = mq / d
-            d *= sc[1]
-            params[q] += d
-            if last:
-                delta_w[q] = d
-    else:  # Delta w_t = -eta g_t
-        for q in range(n):
-            g = grad[q] * scale
-            grad[q] = g
-            dw = g * -lr
-            params[q] += dw
-            if last:
-                delta_w[q] = dw
-    return penalty, t
+            for q in range(params.shape[0]):
+                g = grad[q] * scale
+                grad[q] = g
+                params[q] += element(g, q, S, cc)
+        return penalty, t
+
+    return _jitable(update, "never")
 
 
-@nb.njit(**_JIT)
-def run_epoch(
-    X,
-    T,
-    order,
-    batch,
-    params,
-    grad,
-    w_off,
-    b_off,
-    sizes,
-    acts,
-    loss_code,
-    rule,
-    hp,
-    hp64,
-    decay,
-    decay_sum,
-    s1,
-    s2,
-    delta_w,
-    t,
-    metric,
-    threshold,
+def _epoch(
+    hidden_forward, hidden_backward, output_forward, output_delta, count, update, n_coef, token
 ):
-    """One epoch over the patterns ``X[order]`` in blocks of ``batch`` rows.
+    def run_epoch(
+        X, T, order, batch, params, grad, w_off, b_off, sizes, hidden, h, decay, decay_sum,
+        S, delta_w, t, threshold,
+    ):  # fmt: skip
+        """One epoch over the patterns ``X[order]`` in blocks of ``batch`` rows.
 
-    ``params``/``grad`` are the network's flat arrays, layer l's W at
-    ``w_off[l]`` (shape sizes[l] x sizes[l+1]) and b at ``b_off[l]``. ``hp``, ``hp64``,
-    ``s1``, ``s2``, ``delta_w`` and ``t`` carry the rule's hyperparameters and state (see
-    ``_update``); ``decay``
-    is lambda at weights and 0 at biases (empty: no decay), ``decay_sum`` its scaling.
-    Returns (sum_p E_p, number of correctly classified patterns, sum of the blocks' L2
-    penalties as ``Trainer.epoch_penalty`` counts them, Adam's step count t).
+        ``params``/``grad`` are the network's flat arrays, layer l's W at ``w_off[l]``
+        (shape sizes[l] x sizes[l+1]) and b at ``b_off[l]``; ``hidden[l]`` numbers hidden
+        layer l's activation among the distinct ones the kernel was built for. ``h``,
+        ``S``, ``delta_w`` and ``t`` are the rule's scalars, state arrays, last step and
+        step count; ``decay`` is lambda at weights and 0 at biases (empty: no decay),
+        ``decay_sum`` its scaling. Returns (sum_p E_p, number of correctly classified
+        patterns, sum of the blocks' L2 penalties as ``Trainer.epoch_penalty`` counts
+        them, the rule's step count t).
+        """
+        version = token  # noqa: F841 - ties the cached machine code to the definitions
+        L = sizes.shape[0] - 1
+        dtype = params.dtype
+        n = order.shape[0]
+        B = min(batch, n)
+        Ws = [
+            params[w_off[k] : w_off[k] + sizes[k] * sizes[k + 1]].reshape((sizes[k], sizes[k + 1]))
+            for k in range(L)
+        ]
+        bs = [params[b_off[k] : b_off[k] + sizes[k + 1]] for k in range(L)]
+        gWs = [
+            grad[w_off[k] : w_off[k] + sizes[k] * sizes[k + 1]].reshape((sizes[k], sizes[k + 1]))
+            for k in range(L)
+        ]
+        gbs = [grad[b_off[k] : b_off[k] + sizes[k + 1]] for k in range(L)]
+        nets = [np.empty((B, sizes[k + 1]), dtype) for k in range(L)]
+        outs = [np.empty((B, sizes[k + 1]), dtype) for k in range(L)]
+        deltas = [np.empty((B, sizes[k + 1]), dtype) for k in range(L)]
+        xb = np.empty((B, sizes[0]), dtype)
+        tb = np.empty((B, sizes[L]), dtype)
+        inv_m = np.empty(1, dtype)
+        c = np.zeros(n_coef, dtype)
+        aux = np.zeros(B, np.float64)
+        E_sum = 0.0
+        correct = 0.0
+        penalty = 0.0
+        for start in range(0, n, B):
+            m = min(B, n - start)
+            for r in range(m):
+                p = order[start + r]
+                for col in range(xb.shape[1]):
+                    xb[r, col] = X[p, col]
+                for col in range(tb.shape[1]):
+                    tb[r, col] = T[p, col]
+            A = xb
+            for k in range(L - 1):
+                hidden_forward(hidden[k], A, Ws[k], bs[k], nets[k], outs[k], m, aux)
+                A = outs[k]
+            top = L - 1
+            output_forward(A, Ws[top], bs[top], nets[top], outs[top], m, aux)
+            E_sum += output_delta(outs[top], nets[top], tb, deltas[top], m, aux)
+            correct += count(outs[top], tb, m, threshold)
+            _bias_gradient(deltas[top], gbs[top], m)
+            for k in range(top, -1, -1):
+                if k > 0:
+                    _weight_gradient(outs[k - 1], deltas[k], gWs[k], m)
+                    _times_transposed(deltas[k], Ws[k], deltas[k - 1], m)
+                    hidden_backward(
+                        hidden[k - 1], deltas[k - 1], nets[k - 1], outs[k - 1], gbs[k - 1], m
+                    )
+                else:
+                    _weight_gradient(xb, deltas[k], gWs[k], m)
+            inv_m[0] = 1.0 / m  # rounded to the network's dtype, as NumPy does
+            pen, t = update(
+                params, grad, inv_m[0], m, decay, decay_sum, h, S, delta_w, t, c,
+                start + B >= n,
+            )  # fmt: skip
+            penalty += pen
+        return E_sum, correct, penalty, t
+
+    return nb.njit(cache=True, **_OPTIONS)(run_epoch)
+
+
+def build(hidden, output, loss_element, loss_fused, metric, step) -> Callable:
+    """The compiled epoch kernel for these compiled forms.
+
+    ``hidden``: the distinct :class:`~bprop.core.activations.ElementwiseForm` of the hidden
+    layers (possibly none); ``output``: the output layer's ElementwiseForm or RowForm;
+    ``loss_element`` (with an elementwise output) or ``loss_fused`` (the loss's fused row
+    for this output): one of them, the other None; ``metric``: the accuracy row function
+    or None; ``step``: the rule's :class:`~bprop.optim.base.StepForm`.
     """
-    L = sizes.shape[0] - 1
-    dtype = params.dtype
-    n = order.shape[0]
-    B = min(batch, n)
-    Ws = [
-        params[w_off[k] : w_off[k] + sizes[k] * sizes[k + 1]].reshape((sizes[k], sizes[k + 1]))
-        for k in range(L)
-    ]
-    bs = [params[b_off[k] : b_off[k] + sizes[k + 1]] for k in range(L)]
-    gWs = [
-        grad[w_off[k] : w_off[k] + sizes[k] * sizes[k + 1]].reshape((sizes[k], sizes[k + 1]))
-        for k in range(L)
-    ]
-    gbs = [grad[b_off[k] : b_off[k] + sizes[k + 1]] for k in range(L)]
-    nets = [np.empty((B, sizes[k + 1]), dtype) for k in range(L)]
-    outs = [np.empty((B, sizes[k + 1]), dtype) for k in range(L)]
-    deltas = [np.empty((B, sizes[k + 1]), dtype) for k in range(L)]
-    none = np.empty((0, 1), dtype)
-    xb = np.empty((B, sizes[0]), dtype)
-    tb = np.empty((B, sizes[L]), dtype)
-    inv_m = np.empty(1, dtype)
-    sc = np.empty(2, dtype)
-    row_max = np.empty(B, np.float64)
-    row_sum = np.empty(B, np.float64)
-    no_gb = grad[0:0]
-    E_sum = 0.0
-    correct = 0.0
-    penalty = 0.0
-    for start in range(0, n, B):
-        m = min(B, n - start)
-        for r in range(m):
-            p = order[start + r]
-            for c in range(xb.shape[1]):
-                xb[r, c] = X[p, c]
-            for c in range(tb.shape[1]):
-                tb[r, c] = T[p, c]
-        A = xb
-        for k in range(L):
-            _forward_layer(A, Ws[k], bs[k], nets[k], outs[k], m, acts[k], row_max, row_sum)
-            A = outs[k]
-        E_sum += _output_delta(
-            outs[L - 1],
-            nets[L - 1],
-            tb,
-            deltas[L - 1],
-            m,
-            acts[L - 1],
-            loss_code,
-            row_max,
-            row_sum,
-        )
-        correct += _count_correct(outs[L - 1], tb, m, metric, threshold)
-        for k in range(L - 1, -1, -1):
-            top = k == L - 1
-            if k > 0:
-                _backward_layer(
-                    outs[k - 1],
-                    Ws[k],
-                    deltas[k],
-                    gWs[k],
-                    gbs[k],
-                    top,
-                    deltas[k - 1],
-                    gbs[k - 1],
-                    nets[k - 1],
-                    outs[k - 1],
-                    m,
-                    acts[k - 1],
-                )
-            else:
-                _backward_layer(
-                    xb, Ws[k], deltas[k], gWs[k], gbs[k], top, none, no_gb, none, none, m, 0
-                )
-        inv_m[0] = 1.0 / m  # rounded to the network's dtype, as NumPy does
-        p, t = _update(
-            params,
-            grad,
-            inv_m[0],
-            m,
-            decay,
-            decay_sum,
-            rule,
-            hp,
-            hp64,
-            s1,
-            s2,
-            delta_w,
-            t,
-            sc,
-            start + B >= n,
-        )
-        penalty += p
-    return E_sum, correct, penalty, t
+    definitions: list[Callable] = []
+    for form in hidden:
+        definitions += [form.forward, form.derivative]
+    hidden_fwd = tuple(_elementwise_forward(_jitable(f.forward)) for f in hidden)
+    hidden_bwd = tuple(_elementwise_backward(_jitable(f.derivative)) for f in hidden)
+    if not hidden:  # no hidden layer: never called, but the kernel must type
+        hidden_fwd = (_elementwise_forward(_jitable(_nothing)),)
+        hidden_bwd = (_elementwise_backward(_jitable(_zero_derivative)),)
+    if loss_fused is not None:
+        definitions.append(loss_fused)
+        out_delta = _fused_delta(_jitable(loss_fused))
+    else:
+        definitions.append(loss_element)
+        out_delta = _element_delta(_jitable(loss_element), _jitable(output.derivative))
+    if isinstance(output, ElementwiseForm):
+        definitions += [output.forward, output.derivative]
+        out_fwd = _elementwise_forward(_jitable(output.forward))
+    else:
+        definitions.append(output.forward)
+        out_fwd = _row_forward(_jitable(output.forward))
+    if metric is None:
+        metric = _no_metric
+    definitions += [metric, step.begin, step.element]
+    return _epoch(
+        _select_forward(hidden_fwd),
+        _select_backward(hidden_bwd),
+        out_fwd,
+        out_delta,
+        _count(_jitable(metric)),
+        _update(_jitable(step.begin), _jitable(step.element), step.n_coefficients),
+        step.n_coefficients,
+        _token(definitions),
+    )
+
+
+def elementwise_array(fn: Callable) -> Callable:
+    """A compiled ``f(x, out)``: out[i] = fn(x[i]) for 1-D arrays (to test scalar forms)."""
+    element = _jitable(fn)
+
+    def apply(x, out):
+        for i in range(x.shape[0]):
+            out[i] = element(x[i])
+
+    return nb.njit(**_OPTIONS)(apply)
