@@ -253,6 +253,8 @@ class Network:
 
     def __setstate__(self, state: dict) -> None:
         self.__dict__.update(state)
+        if "layout" not in state:  # pickled before networks kept their layout
+            self.layout = ParameterLayout(self.sizes)
         self.weights, self.biases = self._views(self.params)
         self.weight_grads, self.bias_grads = self._views(self.grad)
         self._buffers = {}
