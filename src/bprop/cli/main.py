@@ -14,7 +14,7 @@ import argparse
 import os
 import sys
 
-from bprop.cli import demo, evaluate, explain, export, info, plot, predict, train
+from bprop.cli import convert, demo, evaluate, explain, export, info, plot, predict, train
 
 __all__ = ["build_parser", "main"]
 
@@ -26,7 +26,7 @@ def build_parser() -> argparse.ArgumentParser:
         epilog="Run 'bprop COMMAND --help' for the options of a command.",
     )
     sub = parser.add_subparsers(dest="command", metavar="COMMAND")
-    for module in (demo, train, predict, evaluate, info, export, explain, plot):
+    for module in (demo, train, predict, evaluate, info, export, explain, plot, convert):
         module.add_parser(sub)
     return parser
 
