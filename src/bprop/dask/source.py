@@ -145,12 +145,18 @@ class DaskPartitions:
         self.bytes_sent = 0  # weights sent to the workers, for the benchmark
 
     # -------------------------------------------------------------- the round trip
-    def _map(self, fn: Callable, network: Network, *args: Any) -> Iterator[Any]:
+    def _map(
+        self, fn: Callable, network: Network, *args: Any, one_at_a_time: bool = False
+    ) -> Iterator[Any]:
         """fn(partition, spec, params, *args) on every partition; results in partition order."""
-        return self._run(fn, network, [(part, args) for part in self.parts])
+        return self._run(fn, network, [(part, args) for part in self.parts], one_at_a_time)
 
     def _run(
-        self, fn: Callable, network: Network, calls: Sequence[tuple[Any, tuple]]
+        self,
+        fn: Callable,
+        network: Network,
+        calls: Sequence[tuple[Any, tuple]],
+        one_at_a_time: bool = False,
     ) -> Iterator[Any]:
         """fn(partition, spec, params, *args) for each (partition, args); results in order."""
         client, params = self.client, network.params.copy()
@@ -165,8 +171,11 @@ class DaskPartitions:
                 client.submit(fn, part, self.spec, weights, *args, pure=False)
                 for part, args in calls
             ]
-            for future in futures:  # in partition order, one result in the driver at a time
-                yield future.result()
+            if one_at_a_time:  # large results (J^T J): one in the driver at a time
+                for future in futures:
+                    yield future.result()
+            else:  # one round trip for all; added in partition order by the caller
+                yield from client.gather(futures)
         except connection_errors() as exc:
             raise ClusterError(
                 f"the Dask cluster failed during an evaluation ({type(exc).__name__}: {exc}); "
@@ -204,7 +213,7 @@ class DaskPartitions:
                 "L-BFGS"
             )
         half_sq, Jte, JtJ = 0.0, np.zeros(P), np.zeros((P, P))
-        for h, b, A in self._map(partition_gauss_newton, network, loss):
+        for h, b, A in self._map(partition_gauss_newton, network, loss, one_at_a_time=True):
             half_sq += h
             Jte += b
             JtJ += A
@@ -276,7 +285,9 @@ class LocalPartitions(DaskPartitions):
         refuse_bad_partitions(summaries)
         super().__init__(None, [_Done(p) for p in parts], summaries, network, block_rows)
 
-    def _map(self, fn: Callable, network: Network, *args: Any) -> Iterator[Any]:
+    def _map(
+        self, fn: Callable, network: Network, *args: Any, one_at_a_time: bool = False
+    ) -> Iterator[Any]:
         params = network.params.copy()
         for part in self.parts:
             yield fn(part.result(), self.spec, params, *args)
