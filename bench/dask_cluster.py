@@ -37,8 +37,9 @@ sys.path.insert(0, str(HERE))
 
 from workloads import Workload, make_data  # noqa: E402
 
-LARGE = Workload("fullgrad", (20, 16, 3), "logistic", "classify", 0, 1_000_000, np.float64,
-                 "lbfgs", 1)
+LARGE = Workload(
+    "fullgrad", (20, 16, 3), "logistic", "classify", 0, 1_000_000, np.float64, "lbfgs", 1
+)
 
 
 def _best(fn, repeats: int) -> float:
@@ -64,8 +65,9 @@ def overhead(client, n_rows: int, partitions: int, repeats: int) -> dict:
     net = bprop.Network(LARGE.sizes, "logistic", "softmax", seed=0)
     loss = get_loss("categorical_cross_entropy")
     chunk = -(-n_rows // partitions)
-    data = DaskData(da.from_array(X, chunks=(chunk, 20)), da.from_array(T, chunks=(chunk, 3)),
-                    client=client)
+    data = DaskData(
+        da.from_array(X, chunks=(chunk, 20)), da.from_array(T, chunks=(chunk, 3)), client=client
+    )
     remote = data.bind(net, 8192)
     local = data.to_local(net, 8192)
     remote.full_batch(net, loss)  # warm-up: the workers build their networks
@@ -92,8 +94,16 @@ def lbfgs(client, iterations: int) -> dict:
     import bprop.dask
 
     X, y = make_data(LARGE)
-    params = dict(hidden_layer_sizes=(16,), activation="logistic", solver="lbfgs", alpha=0.0,
-                  max_iter=iterations, max_fun=100 * iterations, tol=0.0, random_state=0)
+    params = dict(
+        hidden_layer_sizes=(16,),
+        activation="logistic",
+        solver="lbfgs",
+        alpha=0.0,
+        max_iter=iterations,
+        max_fun=100 * iterations,
+        tol=0.0,
+        random_state=0,
+    )
     Xd = da.from_array(X, chunks=(250_000, 20)).persist()
     yd = da.from_array(y, chunks=250_000).persist()
     clf = bprop.dask.MLPClassifier(client=client, **params)
@@ -122,8 +132,11 @@ def spark(iterations: int) -> dict | None:
     if not script.exists():
         print("bench/fullgrad.py is missing: no Spark comparison")
         return None
-    done = subprocess.run([sys.executable, str(script), "--spark", "--iterations",
-                           str(iterations)], capture_output=True, text=True)
+    done = subprocess.run(
+        [sys.executable, str(script), "--spark", "--iterations", str(iterations)],
+        capture_output=True,
+        text=True,
+    )
     if done.returncode != 0:
         print(f"Spark run failed: {done.stderr.strip().splitlines()[-1:]}")
         return None
@@ -139,14 +152,21 @@ def main() -> None:
     ap.add_argument("--out", default=str(HERE / "dask_cluster.json"))
     args = ap.parse_args()
 
-    from threadpoolctl import threadpool_limits
     from dask.distributed import Client, LocalCluster
+    from threadpoolctl import threadpool_limits
 
     results: dict = {"machine": {"cores": os.cpu_count()}}
-    with threadpool_limits(1), LocalCluster(
-        n_workers=2, threads_per_worker=1, processes=True, dashboard_address=None,
-        host="127.0.0.1",
-    ) as cluster, Client(cluster) as client:
+    with (
+        threadpool_limits(1),
+        LocalCluster(
+            n_workers=2,
+            threads_per_worker=1,
+            processes=True,
+            dashboard_address=None,
+            host="127.0.0.1",
+        ) as cluster,
+        Client(cluster) as client,
+    ):
         results["overhead_small"] = overhead(client, 1_000, 2, args.repeats)
         print(json.dumps(results["overhead_small"]))
         if not args.quick:

@@ -21,6 +21,7 @@ from typing import Any
 import numpy as np
 from sklearn.exceptions import ConvergenceWarning
 
+from bprop.cli.cluster import add_cluster_options, cluster_client, fit_on_cluster
 from bprop.cli.common import (
     CLIError,
     HelpFormatter,
@@ -180,6 +181,8 @@ def train(args: argparse.Namespace) -> int:
     check_writable(args.out)  # before training, not after it
     if args.checkpoint:
         check_writable(args.checkpoint)
+    if args.workers is not None or args.scheduler:
+        return _train_on_cluster(args, start)
     df = read_table(args.data)
     s, checkpoint = _settings(args)
     dtype = as_float_dtype(s["dtype"])
@@ -257,6 +260,58 @@ def train(args: argparse.Namespace) -> int:
     return 0
 
 
+def _train_on_cluster(args: argparse.Namespace, start: float) -> int:
+    """``bprop train --workers N`` / ``--scheduler ADDRESS`` (see bprop.cli.cluster)."""
+    if args.resume:
+        raise CLIError(
+            "--resume continues a run on this machine; resume without --workers/--scheduler"
+        )
+    if args.plots:
+        raise CLIError("--plots reads the training file into memory; run 'bprop plot' on the model")
+    s, _ = _settings(args)
+    dtype = as_float_dtype(s["dtype"])
+    record: dict[str, Any] = {
+        **s,
+        "param": [list(p) for p in s["param"]],
+        "data": os.path.basename(os.path.normpath(args.data)),
+        "cluster": args.scheduler or f"LocalCluster({args.workers} workers)",
+    }
+    probe = _RuleProbe()
+    callbacks: list[Any] = [probe]
+    if args.checkpoint_every:
+        ck_path = args.checkpoint or f"{args.out}.ckpt"
+        record["checkpoint_every"] = args.checkpoint_every
+        callbacks.append(
+            CheckpointCallback(ck_path, args.checkpoint_every, jsonable({"training": record}))
+        )
+    with cluster_client(args) as client:
+
+        def make_estimator(task: str) -> Any:  # the batch size is clipped to the rows
+            return _estimator(s, task, 1 << 62, callbacks)
+
+        with about(args.data), warnings.catch_warnings():
+            warnings.simplefilter("ignore", ConvergenceWarning)
+            pipeline, spec, val = fit_on_cluster(client, args.data, s, make_estimator, dtype)
+    est = final_estimator(pipeline)
+    est.set_params(callbacks=None, stopping=None)
+    metrics: dict[str, Any] = {}
+    if val is not None and len(val):
+        X_val = check_frame(spec, val, dtype=dtype)
+        y_val = target_values(spec, val)
+        metrics = validation_metrics(spec.task, y_val, pipeline.predict(X_val), _classes(est))
+    record["mode"] = s["mode"] or probe.mode
+    record["rule_hyperparameters"] = probe.hyperparameters
+    extra = {"table": spec.to_dict(), "training": jsonable(record), "metrics": jsonable(metrics)}
+    save_pipeline(pipeline, args.out, extra)
+    summary = _summary(spec.task, est, metrics, args.out, time.perf_counter() - start)
+    summary["cluster"] = record["cluster"]
+    if args.json:
+        emit_json(summary)
+    else:
+        _print_summary(args, summary)
+    return 0
+
+
 def _classes(est: Any) -> list | None:
     classes = getattr(est, "classes_", None)
     return None if classes is None else [c.item() if hasattr(c, "item") else c for c in classes]
@@ -299,6 +354,8 @@ def _print_summary(args: argparse.Namespace, s: dict[str, Any]) -> None:
     elif "mae" in v:
         r2 = "n/a" if v["r2"] is None else f"{v['r2']:.4f}"
         lines.append(f"  validation R^2 {r2}, MAE {v['mae']:.6g}, RMSE {v['rmse']:.6g}")
+    if "cluster" in s:
+        lines.append(f"  trained on the Dask cluster: {s['cluster']}")
     lines.append(f"  time {s['seconds']:.2f} s; model written to {s['model']}")
     emit(args, "\n".join(lines))
 
@@ -320,4 +377,5 @@ def add_parser(sub: Any) -> None:
         formatter_class=HelpFormatter,
     )
     add_train_options(p)
+    add_cluster_options(p)
     p.set_defaults(func=train)

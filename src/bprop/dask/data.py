@@ -10,7 +10,8 @@
   and ``y`` the target column name(s).
 
 Feature columns of a DataFrame must be numeric, unless ``transform`` is a fitted
-transformer (a ColumnTransformer, e.g.) that the workers apply to each partition. Its
+transformer (a ColumnTransformer, e.g.) that the workers apply to each partition;
+``target_transform(y)`` likewise maps each partition's targets (e.g. standardises them). Its
 ``bind`` (called by ``Trainer.fit`` and the estimators) returns the cluster-backed data
 source of :mod:`bprop.dask.source`; ``to_local`` the same partitions in this process.
 """
@@ -57,15 +58,26 @@ def _as_partition(
     dtype: str,
     columns: list[str] | None,
     transform: Any,
+    target_transform: Any,
     encode_target: Any,
 ) -> Partition:
-    """One partition in the network's dtype: inputs (transformed), targets (encoded), 2-D."""
+    """One partition in the network's dtype: inputs (transformed), targets (encoded), 2-D.
+
+    ``t`` and ``s`` may be column names of the partition ``x`` (a DataFrame)."""
+    if isinstance(t, str | list):
+        t = x[t]
+    if isinstance(s, str):
+        s = x[s]
+    if columns is not None:
+        x = x[columns]
     if transform is not None:
         x = transform.transform(x)
     elif columns is not None:
-        x = x[columns].to_numpy()
+        x = x.to_numpy()
     X = np.ascontiguousarray(np.asarray(x), dtype=dtype)
     t = t.to_numpy() if hasattr(t, "to_numpy") else np.asarray(t)
+    if target_transform is not None:
+        t = target_transform(t)
     if encode_target is not None:
         t = encode_target(t)
     T = np.asarray(t, dtype=dtype)
@@ -74,6 +86,17 @@ def _as_partition(
         s = s.to_numpy() if hasattr(s, "to_numpy") else s
         s = np.ascontiguousarray(s, dtype=dtype)
     return X, T, s
+
+
+def _parts(a: Any, n: int, name: str) -> list[Any]:
+    """The delayed partitions of ``a``: as many as the inputs have, else a clear error."""
+    parts = list(a.to_delayed())
+    if len(parts) != n:
+        raise ValueError(
+            f"X has {n} partitions but {name} {len(parts)}; take both from one DataFrame "
+            "(pass the column name) or repartition them alike"
+        )
+    return parts
 
 
 class DaskData:
@@ -97,6 +120,7 @@ class DaskData:
         validation: DaskData | None = None,
         minibatch: str = "parallel",
         transform: Any = None,
+        target_transform: Any = None,
         max_gauss_newton_bytes: int = MAX_GAUSS_NEWTON_BYTES,
     ) -> None:
         dask, da, dd = _dask()
@@ -110,6 +134,7 @@ class DaskData:
         self.validation = validation
         self.minibatch = minibatch
         self.transform = transform
+        self.target_transform = target_transform
         self.max_gauss_newton_bytes = int(max_gauss_newton_bytes)
         if isinstance(X, dd.DataFrame):
             self._from_frame(X, y, sample_weight)
@@ -154,13 +179,11 @@ class DaskData:
             missing = [c for c in names if c not in X.columns]
             if missing:
                 raise ValueError(f"target column(s) {missing} not in the data's columns")
-            y = X[names[0]] if len(names) == 1 else X[names]
-        if y is None:
+        elif y is None:
             raise ValueError("y is missing: a dask Series, or the name of the target column")
-        if isinstance(sample_weight, str):
-            sample_weight, weight_name = X[sample_weight], sample_weight
-        else:
-            weight_name = None
+        weight_name = sample_weight if isinstance(sample_weight, str) else None
+        if weight_name is not None and weight_name not in X.columns:
+            raise ValueError(f"sample-weight column {weight_name!r} not in the data's columns")
         drop = [*(names or []), *([weight_name] if weight_name else [])]
         features = [c for c in X.columns if c not in drop]
         if self.transform is None:
@@ -170,21 +193,19 @@ class DaskData:
                     f"column(s) {bad} are not numeric: encode them first (the estimators of "
                     "bprop.dask do it for you), or pass transform=<a fitted ColumnTransformer>"
                 )
-        for name, part in (("y", y), ("sample_weight", sample_weight)):
-            if part is not None and getattr(part, "npartitions", X.npartitions) != X.npartitions:
-                raise ValueError(
-                    f"X has {X.npartitions} partitions but {name} {part.npartitions}; "
-                    "take both from one DataFrame (or repartition them alike)"
-                )
+        # Named columns are taken from each partition of X itself, so that the rows of
+        # inputs, targets and weights can never be partitioned differently.
+        self._xs = list(X.to_delayed())
+        n = len(self._xs)
+        self._ys = [names if len(names) > 1 else names[0]] * n if names else _parts(y, n, "y")
+        if weight_name is not None:
+            self._ws = [weight_name] * n
+        else:
+            self._ws = [None] * n if sample_weight is None else _parts(sample_weight, n, "weights")
         self.columns = [str(c) for c in features]
         self.target = names or [str(getattr(y, "name", "y"))]
         self._n_inputs = None if self.transform is not None else len(features)
-        self._y = y
-        self._xs = list(X.to_delayed())
-        self._ys = list(y.to_delayed())
-        self._ws = (
-            [None] * len(self._xs) if sample_weight is None else list(sample_weight.to_delayed())
-        )
+        self._y = X[names[0]] if names else y
 
     # -------------------------------------------------------------- what the model needs
     @property
@@ -221,7 +242,7 @@ class DaskData:
         make = dask.delayed(_as_partition, pure=True)
         columns = None if self.transform is not None else self.columns
         return [
-            make(x, t, s, dtype, columns, self.transform, encode_target)
+            make(x, t, s, dtype, columns, self.transform, self.target_transform, encode_target)
             for x, t, s in zip(self._xs, self._ys, self._ws, strict=True)
         ]
 

@@ -12,7 +12,8 @@ current Dask client, as xgboost.dask and LightGBM's Dask estimators do). ``fit``
   categorical: most-frequent imputation and one-hot, unknown categories ignored), which
   the workers apply to their partitions;
 - the path of a Parquet file or directory (``dask.dataframe.read_parquet``) with ``y``
-  the target column's name.
+  the target column's name;
+- a :class:`bprop.dask.DaskData`.
 
 Training runs through :class:`bprop.dask.DaskData`: full-batch solvers ('lbfgs', 'lm',
 'rprop', 'irprop-', 'quickprop', ...) give the weights of a single-process run with the
@@ -85,6 +86,11 @@ class _DaskMixin:
     _local_class: type
 
     def _dask_data(self, X: Any, y: Any, sample_weight: Any) -> DaskData:
+        if isinstance(X, DaskData):  # described already (its transform is its own)
+            if y is not None or sample_weight is not None:
+                raise ValueError("a DaskData holds its own targets and weights; pass y=None")
+            self.preprocessor_ = None
+            return X
         dd = _dataframe_module()
         if isinstance(X, str | os.PathLike):
             if not isinstance(y, str):
