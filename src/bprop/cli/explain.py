@@ -16,10 +16,19 @@ import numpy as np
 from bprop.cli.common import HelpFormatter, common_options, emit, emit_json, key_value
 from bprop.core.network import Network
 from bprop.core.network_file import load_network
-from bprop.optim import get_rule
+from bprop.training.build import build_rule, rule_name
 from bprop.training.explain import Explanation, explain_step
 
-__all__ = ["add_arguments", "add_parser", "explain_from_args", "run_explain"]
+__all__ = [
+    "EXPLAIN_GD_LEARNING_RATE",
+    "add_arguments",
+    "add_parser",
+    "explain_from_args",
+    "run_explain",
+]
+
+#: explain's learning rate for gradient descent (the worked examples' eta = 0.5)
+EXPLAIN_GD_LEARNING_RATE = 0.5
 
 
 def _csv_floats(text: str) -> list[float]:
@@ -139,12 +148,10 @@ def explain_from_args(args: argparse.Namespace) -> Explanation:
         raise ValueError(f"--input has {n_in} values but the network has {net.n_inputs} inputs")
     if net.n_outputs != n_out:
         raise ValueError(f"--target has {n_out} values but the network has {net.n_outputs} outputs")
-    hp = dict(args.param)
-    if args.lr is not None:
-        hp["learning_rate"] = args.lr
-    elif args.rule.lower() in ("gd", "sgd", "gradient_descent"):
-        hp.setdefault("learning_rate", 0.5)
-    rule = get_rule(args.rule, **hp)
+    default = EXPLAIN_GD_LEARNING_RATE if rule_name(args.rule) == "gd" else None
+    rule = build_rule(
+        args.rule, dict(args.param), learning_rate=args.lr, default_learning_rate=default
+    )
     return explain_step(
         net,
         args.input,

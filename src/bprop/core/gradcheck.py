@@ -17,7 +17,7 @@ from __future__ import annotations
 
 import numpy as np
 
-from bprop.core.losses import Loss, default_loss, get_loss
+from bprop.core.losses import Loss, resolve_loss
 from bprop.core.network import Network
 from bprop.core.validation import check_sample_weight, check_targets
 
@@ -28,8 +28,7 @@ def _setup(network: Network, X, y, loss, sample_weight):
     X = network.check_input(X)
     T = check_targets(y, X.shape[0], network.n_outputs, network.dtype)
     sw = check_sample_weight(sample_weight, X.shape[0], network.dtype)
-    loss = default_loss(network.output_activation) if loss is None else get_loss(loss)
-    loss.check_output(network.output_activation)
+    loss = resolve_loss(loss, network.output_activation)
     return X, T, sw, loss
 
 

@@ -41,7 +41,7 @@ from typing import ClassVar
 import numpy as np
 from scipy.special import xlogy
 
-from bprop.core.activations import Activation, Exp, Identity, Logistic, Softmax
+from bprop.core.activations import Activation, Exp, Identity, Logistic, Softmax, get_activation
 
 __all__ = [
     "BinaryCrossEntropy",
@@ -52,8 +52,11 @@ __all__ = [
     "PoissonDeviance",
     "SquaredError",
     "LOSSES",
-    "get_loss",
+    "TASK_OUTPUTS",
     "default_loss",
+    "get_loss",
+    "output_activation_for",
+    "resolve_loss",
 ]
 
 
@@ -393,3 +396,30 @@ def default_loss(output_activation: Activation) -> Loss:
     if isinstance(output_activation, Logistic):
         return BinaryCrossEntropy()
     return SquaredError()
+
+
+#: task -> output activation (one output, several outputs); default_loss gives the loss.
+TASK_OUTPUTS: dict[str, tuple[str, str]] = {
+    "regression": ("identity", "identity"),
+    "classification": ("logistic", "softmax"),  # two classes: one logistic unit
+    "multilabel": ("logistic", "logistic"),  # one logistic unit per label
+}
+
+
+def output_activation_for(task: str, n_outputs: int) -> Activation:
+    """The output activation of a task: the table :data:`TASK_OUTPUTS`.
+
+    Its natural loss is ``default_loss(output_activation_for(task, n_outputs))``.
+    """
+    if task not in TASK_OUTPUTS:
+        raise ValueError(f"unknown task {task!r}; expected one of: {', '.join(TASK_OUTPUTS)}")
+    one, several = TASK_OUTPUTS[task]
+    return get_activation(one if n_outputs == 1 else several)
+
+
+def resolve_loss(spec: str | Loss | None, output_activation: Activation) -> Loss:
+    """The loss ``spec`` names (None: the natural pair of the output activation, see
+    :func:`default_loss`), checked against the output activation's range."""
+    loss = default_loss(output_activation) if spec is None else get_loss(spec)
+    loss.check_output(output_activation)
+    return loss

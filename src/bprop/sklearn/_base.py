@@ -38,7 +38,6 @@ import numpy as np
 import scipy.sparse as sp
 from sklearn.base import BaseEstimator
 from sklearn.exceptions import ConvergenceWarning
-from sklearn.model_selection import train_test_split
 from sklearn.utils import check_random_state
 from sklearn.utils.validation import _check_sample_weight, check_is_fitted, validate_data
 
@@ -56,6 +55,7 @@ from bprop.sklearn._solvers import (
     solver_name,
 )
 from bprop.sklearn.estimator_file import save_estimator
+from bprop.training.build import needs_validation, restore_best_weights, validation_split
 from bprop.training.checkpoint import restore, training_finished
 from bprop.training.stopping import (
     Stop,
@@ -267,7 +267,7 @@ class BaseMLP(BaseEstimator):
         self._prepare_network(layer_units, X.dtype, rs, first_pass, early)
         if sample_weight is not None:
             sample_weight = _check_sample_weight(sample_weight, X, dtype=X.dtype)
-        need_val = early or any(c.needs_validation for c in self._stopping())
+        need_val = early or needs_validation(self._stopping())
         X_tr, T_tr, sw_tr, validation = self._split(
             X, T, sample_weight, rs, stratify_ok and need_val, need_val
         )
@@ -290,7 +290,7 @@ class BaseMLP(BaseEstimator):
             closure,
         )
         val_data = None
-        if validation is not None and any(c.needs_validation for c in trainer.stopping):
+        if validation is not None and needs_validation(trainer.stopping):
             X_val, T_val, _, sw_val = validation
             val_data = (X_val, T_val) if sw_val is None else (X_val, T_val, sw_val)
         resumed = checkpoint is not None
@@ -378,8 +378,8 @@ class BaseMLP(BaseEstimator):
             raise ValueError(NON_FINITE_MESSAGE)
         if resumed:
             self._finish_resumed(trainer, finished, fit_kwargs.get("validation_data") is not None)
-        if early and getattr(self, "_best_params", None) is not None:
-            np.copyto(self.network_.params, self._best_params)
+        if early:  # the weights of the best validation score (scikit-learn's early stopping)
+            restore_best_weights(self.network_, getattr(self, "_best_params", None))
         history = self.history_
         if monitor.converged:
             history.set_stop(Stop(StopReason.NO_IMPROVEMENT, "tol: " + monitor.message))
@@ -407,9 +407,8 @@ class BaseMLP(BaseEstimator):
         if finished is not None:  # the checkpoint was written in the run's last epoch
             history.set_stop(finished)
             best = trainer.state.best_params
-            if has_val and best is not None and any(c.restore_best for c in trainer.stopping):
-                np.copyto(self.network_.params, best)
-                history.restored_best = True
+            if has_val and any(c.restore_best for c in trainer.stopping):
+                restore_best_weights(self.network_, best, history)
         elif history.stop is StopReason.MAX_EPOCHS:
             history.set_stop(max_epochs_reached(self.max_iter))
 
@@ -466,22 +465,10 @@ class BaseMLP(BaseEstimator):
         if not need_val:
             return X, T, sw, None
         stratify = T if stratify_ok and T.shape[1] == 1 else None
-        arrays = (X, T) if sw is None else (X, T, sw)
-        parts = train_test_split(
-            *arrays,
-            np.arange(X.shape[0]),
-            random_state=rs,
-            test_size=self.validation_fraction,
-            stratify=stratify,
+        (X_tr, T_tr, sw_tr, _), (X_val, T_val, sw_val, val_rows) = validation_split(
+            (X, T, sw, np.arange(X.shape[0])), self.validation_fraction, rs, stratify=stratify
         )
-        X_tr, X_val, T_tr, T_val = parts[:4]
-        sw_tr, sw_val = (parts[4], parts[5]) if sw is not None else (None, None)
-        self.validation_indices_ = parts[-1]
-        if X_val.shape[0] < 2:
-            raise ValueError(
-                "The validation set is too small. Increase 'validation_fraction' or the size "
-                "of your dataset."
-            )
+        self.validation_indices_ = val_rows
         return X_tr, T_tr, sw_tr, (X_val, T_val, self._val_labels(T_val), sw_val)
 
     # ------------------------------------------------------------------ hooks

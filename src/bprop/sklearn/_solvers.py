@@ -33,13 +33,13 @@ scikit-learn, only to the gradient-descent family ('sgd', 'gd', 'momentum', 'nes
 from __future__ import annotations
 
 import copy
-import inspect
 from typing import Any
 
 import numpy as np
 
 from bprop.optim import ClosureRule, UpdateRule, get_rule
 from bprop.optim.adaptive import Adam
+from bprop.training.build import build_rule
 
 __all__ = [
     "NON_FINITE_MESSAGE",
@@ -93,14 +93,6 @@ class SklearnAdam(Adam):
         super().__init__(learning_rate, beta_1, beta_2, epsilon, epsilon_placement)
 
 
-def _accepts(cls: type, name: str) -> bool:
-    try:
-        params = inspect.signature(cls.__init__).parameters
-    except (TypeError, ValueError):  # pragma: no cover - builtins only
-        return False
-    return name in params or any(p.kind is p.VAR_KEYWORD for p in params.values())
-
-
 def make_rule(est: Any) -> UpdateRule | ClosureRule:
     """A fresh update rule for the estimator's ``solver`` and hyperparameters."""
     solver = est.solver
@@ -131,11 +123,7 @@ def make_rule(est: Any) -> UpdateRule | ClosureRule:
         gtol = est.tol if est.tol > 0 else float(np.finfo(float).tiny)  # scipy takes 0
         hp = {"max_iter": est.max_iter, "max_fun": est.max_fun, "gtol": gtol}
         return get_rule("lbfgs", **{**hp, **extra})
-    cls = type(get_rule(name))  # a ValueError listing the names for an unknown solver
-    takes_lr = _accepts(cls, "learning_rate") and not cls.full_batch_only
-    if "learning_rate" not in extra and takes_lr:
-        extra["learning_rate"] = lr
-    return get_rule(name, **extra)
+    return build_rule(name, extra, default_learning_rate=lr)
 
 
 def solver_name(est: Any) -> str:

@@ -27,7 +27,8 @@ from sklearn.utils.metaestimators import available_if
 from sklearn.utils.multiclass import check_classification_targets, type_of_target, unique_labels
 from sklearn.utils.validation import _check_sample_weight, check_is_fitted
 
-from bprop.core.activations import Activation, get_activation
+from bprop.core.activations import Activation
+from bprop.core.losses import default_loss, output_activation_for
 from bprop.sklearn._base import BaseMLP
 from bprop.sklearn._solvers import check_incremental_solver
 from bprop.sklearn._streamed import OutOfCoreData, check_no_y, fit_streamed
@@ -196,13 +197,15 @@ class MLPClassifier(ClassifierMixin, BaseMLP):
     # ------------------------------------------------------------------ hooks
     @property
     def _out_activation(self) -> Activation:
-        kind = self._label_binarizer.y_type_
-        return get_activation("softmax" if kind == "multiclass" else "logistic")
+        lb = self._label_binarizer
+        if lb.y_type_ == "multilabel-indicator":
+            return output_activation_for("multilabel", len(lb.classes_))
+        n_outputs = 1 if lb.y_type_ == "binary" else len(lb.classes_)
+        return output_activation_for("classification", n_outputs)
 
     @property
     def _loss_name(self) -> str:  # type: ignore[override]
-        kind = self._label_binarizer.y_type_
-        return "categorical_cross_entropy" if kind == "multiclass" else "binary_cross_entropy"
+        return default_loss(self._out_activation).name
 
     def _val_labels(self, T_val: np.ndarray) -> Any:
         return self._label_binarizer.inverse_transform(T_val)

@@ -8,7 +8,7 @@ from collections.abc import Callable
 import numpy as np
 
 from bprop.core.network import Network
-from bprop.optim import Momentum
+from bprop.training.build import build_rule, validation_split
 from bprop.training.stopping import AllCorrect, EarlyStopping
 from bprop.training.trainer import Trainer
 
@@ -32,14 +32,14 @@ def digits_demo(
     X_train, X_test, y_train, y_test = train_test_split(
         digits.data, digits.target, test_size=0.25, random_state=seed, stratify=digits.target
     )
-    X_fit, X_val, y_fit, y_val = train_test_split(
-        X_train, y_train, test_size=0.15, random_state=seed, stratify=y_train
+    (X_fit, y_fit), (X_val, y_val) = validation_split(
+        (X_train, y_train), 0.15, seed, stratify=y_train
     )
     scaler = StandardScaler().fit(X_fit)
     net = Network([64, hidden, 10], "tanh", "softmax", init="xavier_uniform", seed=seed)
     trainer = Trainer(
         net,
-        rule=Momentum(learning_rate=0.05, momentum=0.9),
+        rule=build_rule("momentum", {"momentum": 0.9}, learning_rate=0.05),
         mode="minibatch",
         batch_size=32,
         max_epochs=max_epochs,
@@ -74,7 +74,7 @@ def xor_demo(*, seed: int = 1, max_epochs: int = 5000) -> dict:
     trainer = Trainer(
         net,
         loss="squared_error",
-        rule=Momentum(learning_rate=0.5, momentum=0.9),
+        rule=build_rule("momentum", {"momentum": 0.9}, learning_rate=0.5),
         mode="batch",
         max_epochs=max_epochs,
         stopping=[_AllCorrectAndSmall(0.002)],

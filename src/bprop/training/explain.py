@@ -26,7 +26,7 @@ from typing import Any
 
 import numpy as np
 
-from bprop.core.losses import Loss, default_loss, get_loss
+from bprop.core.losses import Loss, resolve_loss
 from bprop.core.network import Network
 from bprop.optim import UpdateRule, get_rule
 
@@ -160,8 +160,7 @@ def explain_step(
     if not np.all(np.isfinite(T)):
         raise ValueError("target t must be finite")
     T = T.astype(net.dtype)
-    loss_obj = default_loss(net.output_activation) if loss is None else get_loss(loss)
-    loss_obj.check_output(net.output_activation)
+    loss_obj = resolve_loss(loss, net.output_activation)
     rule_obj = get_rule(rule)  # type: ignore[arg-type]
     if not isinstance(rule_obj, UpdateRule):
         raise ValueError(

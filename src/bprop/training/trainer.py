@@ -35,12 +35,18 @@ from typing import Any
 
 import numpy as np
 
-from bprop.core.losses import Loss, default_loss, get_loss
+from bprop.core.losses import Loss
 from bprop.core.network import Network
 from bprop.core.validation import check_sample_weight, check_targets, positive_int
 from bprop.optim import ClosureRule, UpdateRule, get_rule
 from bprop.optim.base import LearningRateState, current_learning_rate
 from bprop.training import fast
+from bprop.training.build import (
+    check_validation,
+    resolve_loss,
+    restore_best_weights,
+    stopping_criteria,
+)
 from bprop.training.history import EpochRecord, History
 from bprop.training.metrics import AccuracyCounter
 from bprop.training.objective import FullBatchObjective
@@ -157,8 +163,7 @@ class Trainer:
         if not isinstance(network, Network):
             raise ValueError(f"network must be a bprop.Network, got {type(network).__name__}")
         self.network = network
-        self.loss = default_loss(network.output_activation) if loss is None else get_loss(loss)
-        self.loss.check_output(network.output_activation)
+        self.loss = resolve_loss(loss, network.output_activation)
         self.rule = get_rule(rule)
         if mode not in MODES:
             raise ValueError(f"unknown mode {mode!r}; expected one of: {', '.join(MODES)}")
@@ -171,12 +176,7 @@ class Trainer:
         self.batch_size = positive_int(None, "batch_size", batch_size)
         self.shuffle = bool(shuffle)
         self.max_epochs = positive_int(None, "max_epochs", max_epochs)
-        if isinstance(stopping, StoppingCriterion):
-            stopping = (stopping,)
-        for criterion in stopping:
-            if not isinstance(criterion, StoppingCriterion):
-                raise ValueError(f"stopping criteria must be StoppingCriterion, got {criterion!r}")
-        self.stopping = tuple(stopping)
+        self.stopping = stopping_criteria(stopping)
         self.l2 = L2Penalty.for_network(network, weight_decay, weight_decay_scaling)
         self.weight_decay = float(weight_decay)
         self._decay = self.l2.decay  # lambda on weights, 0 on biases
@@ -240,9 +240,7 @@ class Trainer:
                 val = self._source(X_val, y_val, rest[0] if rest else None, "X_val", "y_val")
         elif isinstance(X, BindableData):
             val = X.bind_validation(self.network, self.block_size)
-        for criterion in self.stopping:
-            if criterion.needs_validation and val is None:
-                raise ValueError(f"{type(criterion).__name__} needs validation_data")
+        check_validation(self.stopping, val is not None)
         if self.metric == "accuracy":
             self._accuracy = data.accuracy_counter(self.network.output_activation)
         if not resume or self.state is None:
@@ -319,9 +317,8 @@ class Trainer:
             if bar is not None:
                 bar.refresh()
                 bar.close()
-        if restore and state.best_params is not None:
-            np.copyto(net.params, state.best_params)
-            history.restored_best = True
+        if restore:
+            restore_best_weights(net, state.best_params, history)
         return history
 
     def _end_epoch(self, data, val, loss_sum, correct, lr, last_good, bar, t0) -> Stop | None:
