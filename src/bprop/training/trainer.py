@@ -1,4 +1,4 @@
-"""The trainer: epochs, learning modes, stopping, history, progress.
+"""The trainer: settings, fit and evaluate, the epoch loop, stopping, history.
 
 One update of a step-shaped rule (see :mod:`bprop.optim.base`) on a block B of patterns:
 
@@ -7,6 +7,8 @@ One update of a step-shaped rule (see :mod:`bprop.optim.base`) on a block B of p
 
 so the learning rate acts on the gradient of the **mean** error of the block (s_p are
 sample weights, 1 by default; lambda the L2 weight decay, applied to weights, not biases).
+The epochs themselves run in :mod:`bprop.training.epochs`, the progress bar in
+:mod:`bprop.training.progress`.
 
 Modes:
 
@@ -26,11 +28,11 @@ back to those at the start of that epoch (the last finite ones), ``history.stop`
 
 from __future__ import annotations
 
-import sys
 import time
 import warnings
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass, field
+from functools import partial
 from typing import Any
 
 import numpy as np
@@ -39,19 +41,19 @@ from bprop.core.losses import Loss
 from bprop.core.network import Network
 from bprop.core.validation import check_sample_weight, check_targets, positive_int
 from bprop.optim import ClosureRule, UpdateRule, get_rule
-from bprop.optim.base import LearningRateState, current_learning_rate
-from bprop.training import fast
 from bprop.training.build import (
     check_validation,
     resolve_loss,
     restore_best_weights,
     stopping_criteria,
 )
+from bprop.training.epochs import EpochRunner
 from bprop.training.history import EpochRecord, History
 from bprop.training.metrics import AccuracyCounter
 from bprop.training.objective import FullBatchObjective
+from bprop.training.progress import postfix, progress_bar
 from bprop.training.regularization import L2Penalty
-from bprop.training.sources import ArrayData, BindableData, Chunk, DataSource, StepSource
+from bprop.training.sources import ArrayData, BindableData, DataSource
 from bprop.training.stopping import (
     Stop,
     StoppingCriterion,
@@ -87,7 +89,7 @@ class TrainingState:
     best_params: np.ndarray | None = None
 
 
-class Trainer:
+class Trainer(EpochRunner):
     """Trains a :class:`~bprop.core.network.Network` by backpropagation.
 
     Parameters
@@ -294,12 +296,15 @@ class Trainer:
         history.set_stop(None)
         restore = any(c.restore_best for c in self.stopping) and val is not None
         last_good = net.params.copy()
-        bar = self._progress_bar()
+        bar = progress_bar(self.progress, self.max_epochs)
         t0 = time.perf_counter() - (history.records[-1].time if history.records else 0.0)
         try:
             for _ in range(self.max_epochs):
                 if isinstance(self.rule, ClosureRule):  # L-BFGS, LM: see _run_solver
-                    history.set_stop(self._run_solver(data, val, last_good, bar, t0))
+                    end_epoch = partial(
+                        self._end_epoch, data, val, last_good=last_good, bar=bar, t0=t0
+                    )
+                    history.set_stop(self._run_solver(data, last_good, end_epoch))
                     break
                 state.epoch += 1
                 self.epoch_penalty = 0.0
@@ -352,61 +357,8 @@ class Trainer:
         history.records.append(record)
         if bar is not None:
             bar.update(1)
-            bar.set_postfix(self._postfix(record), refresh=False)
+            bar.set_postfix(postfix(record), refresh=False)
         return self._check_stop(history, record)
-
-    def _run_solver(self, data, val, last_good, bar, t0) -> Stop:
-        """Let a full-batch solver (a ClosureRule: L-BFGS, LM) drive the epochs.
-
-        ``rule.run(objective, params, rule_state, on_iteration)`` calls ``on_iteration(w)``
-        after each of its iterations; each call records one epoch at w exactly as the
-        epoch loop does (validation, callbacks, stopping criteria, max_epochs) and returns
-        a :class:`Stop` or None. One solver iteration per epoch keeps the history and the
-        stopping criteria meaningful for solvers that keep internal state across
-        iterations inside one call (scipy's L-BFGS-B). ``run`` returns the reason it
-        stopped: ``on_iteration``'s, or its own (scipy's message, LM's mu limit).
-        """
-        net, state = self.network, self.state
-        objective = FullBatchObjective(
-            net,
-            self.loss,
-            data,
-            decay=self._decay,
-            weight_decay_scaling=self.weight_decay_scaling,
-            counter=self._accuracy,
-        )
-        accepted = net.params.copy()  # the weights of the last recorded epoch
-        n_epochs = 0
-
-        def on_iteration(params: np.ndarray) -> Stop | None:
-            nonlocal n_epochs
-            n_epochs += 1
-            state.epoch += 1
-            lr = self._apply_schedule(state.epoch, state.history)
-            np.copyto(last_good, accepted)
-            objective.at(params)
-            np.copyto(net.params, params)
-            self.epoch_penalty = objective.last_penalty
-            loss_sum = objective.last_loss * data.weight_total
-            stop = self._end_epoch(
-                data, val, loss_sum, objective.last_correct, lr, last_good, bar, t0
-            )
-            np.copyto(accepted, net.params)
-            if not stop and n_epochs >= self.max_epochs:
-                stop = max_epochs_reached(self.max_epochs)
-            return stop
-
-        try:
-            with np.errstate(over="ignore", invalid="ignore"):
-                ended = self.rule.run(objective, net.params.copy(), state.rule_state, on_iteration)
-                if n_epochs == 0:  # the solver stopped at once: record the starting point
-                    on_iteration(accepted.copy())
-        finally:  # also when the data source fails mid-iteration: the last recorded epoch
-            np.copyto(net.params, accepted)
-        stop = as_stop(ended, StopReason.SOLVER)  # a solver of the user's may return text
-        if stop is None:
-            return Stop(StopReason.SOLVER, f"{self.rule.name}: the solver stopped")
-        return stop
 
     def _check_stop(self, history: History, record: EpochRecord) -> Stop | None:
         for callback in self.callbacks:
@@ -419,123 +371,6 @@ class Trainer:
                 return stop
         return None
 
-    def _apply_schedule(self, epoch: int, history: History) -> float | None:
-        """The epoch's learning rate: the schedule's, set in the rule state (never on the
-        rule, whose ``learning_rate`` stays the hyperparameter), else the state's current."""
-        rule_state = self.state.rule_state
-        if self.schedule is not None:
-            lr = float(self.schedule(epoch, history))
-            if not (np.isfinite(lr) and lr > 0):
-                raise ValueError(f"the schedule gave learning rate {lr!r} at epoch {epoch}")
-            if not isinstance(rule_state, LearningRateState):
-                raise ValueError(
-                    f"rule {self.rule.name!r} keeps no learning rate in its state "
-                    f"({type(rule_state).__name__}); a schedule sets the current learning "
-                    "rate there: give the state a learning_rate field "
-                    "(bprop.optim.base.LearningRateState) that step reads"
-                )
-            rule_state.learning_rate = lr
-        return current_learning_rate(self.rule, rule_state)
-
-    # ------------------------------------------------------------------ epochs
-    def _run_epoch(self, data: DataSource) -> tuple[float, float]:
-        """One epoch; returns (sum of s_p E_p, weighted count of correct patterns)."""
-        if self.mode == "batch":
-            E, correct = self._block_gradient_sum(data)
-            self._update(E, data.weight_total)
-            return E, correct
-        size = 1 if self.mode == "online" else self.batch_size
-        return self._run_blocks(data, size)
-
-    def _run_blocks(self, data: DataSource, size: int) -> tuple[float, float]:
-        """An online or mini-batch epoch: the source's chunks, each cut into blocks (or,
-        for a :class:`StepSource`, the gradients it forms step by step)."""
-        if isinstance(data, StepSource):
-            return self._run_steps(data, size)
-        E_sum = correct = 0.0
-        for chunk in data.chunks(self.rng, self.shuffle):
-            E, c = self._run_chunk(chunk, size)
-            E_sum += E
-            correct += c
-        return E_sum, correct
-
-    def _run_steps(self, data: StepSource, size: int) -> tuple[float, float]:
-        E_sum = correct = 0.0
-        for handle in data.steps(self.rng, self.shuffle, size):
-            E, weight_total, c = data.step_gradient(self.network, self.loss, handle, self._accuracy)
-            E_sum += E
-            correct += c
-            self._update(E, weight_total)
-        return E_sum, correct
-
-    def _run_chunk(self, chunk: Chunk, size: int) -> tuple[float, float]:
-        net, X, T, sw = self.network, chunk.X, chunk.T, chunk.sample_weight
-        n = X.shape[0]
-        order = chunk.order
-        result = fast.run_epoch(self._epoch_spec(sw is not None), X, T, order)
-        if result is not None:  # the compiled kernel ran the epoch
-            self.epoch_penalty += result.penalty
-            return result.loss_sum, result.correct
-        if order is not None:
-            xb = np.empty((min(size, n), X.shape[1]), X.dtype)
-            tb = np.empty((min(size, n), T.shape[1]), T.dtype)
-        E_sum = correct = 0.0
-        for start in range(0, n, size):
-            stop = min(start + size, n)
-            if order is None:
-                x, t = X[start:stop], T[start:stop]
-                s = None if sw is None else sw[start:stop]
-            else:
-                idx = order[start:stop]
-                x = np.take(X, idx, axis=0, out=xb[: stop - start])
-                t = np.take(T, idx, axis=0, out=tb[: stop - start])
-                s = None if sw is None else sw[idx]
-            E = net.gradient(x, t, self.loss, s)
-            if self._accuracy is not None:
-                correct += self._accuracy.count(net.outputs[-1], t, s)
-            E_sum += E
-            self._update(E, stop - start if s is None else float(s.sum()))
-        return E_sum, correct
-
-    def fast_path_reason(self, *, weighted: bool = False) -> str | None:
-        """None if the compiled kernel runs this trainer's epochs (on data with sample
-        weights if ``weighted``), else the reason it does not (:mod:`bprop.training.fast`)."""
-        return fast.why_not(self._epoch_spec(weighted))
-
-    def _epoch_spec(self, weighted: bool) -> fast.EpochSpec:
-        return fast.EpochSpec(
-            network=self.network,
-            loss=self.loss,
-            rule=self.rule,
-            rule_state=None if self.state is None else self.state.rule_state,
-            mode=self.mode,
-            block_size=1 if self.mode == "online" else self.batch_size,
-            weighted=weighted,
-            decay=self.l2.decay,
-            decay_sum=self.l2.scaling == "sum",
-            accuracy=self._accuracy,
-        )
-
-    def _update(self, E: float, weight_total: float) -> None:
-        """w += rule.step(mean gradient + L2 term) for the gradient sum now in network.grad."""
-        if weight_total <= 0:
-            return  # a block of zero-weight patterns carries no information
-        net = self.network
-        g = net.grad
-        penalty = self.l2.mean_gradient(g, net.params, weight_total)  # g = grad J_B
-        if self.l2.active:
-            self.epoch_penalty += penalty
-            E += penalty  # the loss handed to the rule is that of g (iRprop+ compares it)
-        net.params += self.rule.step(g, self.state.rule_state, E / weight_total)
-
-    def _block_gradient_sum(self, data: DataSource) -> tuple[float, float]:
-        """sum_p s_p E_p and its gradient (left in network.grad) over the whole data set."""
-        net = self.network
-        sums = data.full_batch(net, self.loss, self._accuracy)
-        if sums.gradient is not net.grad:
-            np.copyto(net.grad, sums.gradient)
-        return sums.error, sums.correct
-
     def _evaluate(
         self, data: DataSource, counter: AccuracyCounter | None
     ) -> tuple[float, float | None]:
@@ -543,23 +378,3 @@ class Trainer:
         E, correct = data.evaluate(self.network, self.loss, counter)
         metric = None if counter is None else correct / data.weight_total
         return E / data.weight_total, metric
-
-    # ------------------------------------------------------------------ display
-    def _progress_bar(self):
-        show = self.progress if self.progress is not None else sys.stderr.isatty()
-        if not show:
-            return None
-        from tqdm.auto import tqdm
-
-        return tqdm(total=self.max_epochs, unit="epoch", desc="training", leave=True)
-
-    @staticmethod
-    def _postfix(record: EpochRecord) -> dict[str, str]:
-        post = {"loss": f"{record.loss:.4g}"}
-        if record.metric is not None:
-            post["acc"] = f"{record.metric:.3f}"
-        if record.val_loss is not None:
-            post["val_loss"] = f"{record.val_loss:.4g}"
-        if record.val_metric is not None:
-            post["val_acc"] = f"{record.val_metric:.3f}"
-        return post
