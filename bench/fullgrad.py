@@ -80,6 +80,11 @@ def bprop_part(iterations: int, repeats: int) -> dict:
     }
 
 
+def _value(attr):
+    """A pyspark summary attribute: a property in some versions, a method in others."""
+    return attr() if callable(attr) else attr
+
+
 def spark_part(iterations: int) -> dict:
     import pandas as pd
     from pyspark.ml.classification import MultilayerPerceptronClassifier
@@ -118,14 +123,14 @@ def spark_part(iterations: int) -> dict:
             start = time.perf_counter()
             model = make(iterations).fit(df)
             seconds = time.perf_counter() - start
-            summary = model.summary
-            n_iter = int(summary.totalIterations)
+            summary = _value(model.summary)
+            n_iter = int(_value(summary.totalIterations))
             return {
                 "lbfgs_iterations": n_iter,
                 "lbfgs_seconds": seconds,
                 "lbfgs_seconds_per_iteration": seconds / max(n_iter, 1),
-                "loss": float(summary.objectiveHistory[-1]),
-                "accuracy": float(summary.accuracy),
+                "loss": float(_value(summary.objectiveHistory)[-1]),
+                "accuracy": float(_value(summary.accuracy)),
                 "spark": spark.version,
             }
     finally:
@@ -141,6 +146,7 @@ def main() -> None:
     out = spark_part(args.iterations) if args.spark else bprop_part(args.iterations, args.repeats)
     from threadpoolctl import threadpool_info
 
+    out["load_average"] = os.getloadavg()[0]  # other processes' load while measured
     out["blas_threads"] = max(
         (p["num_threads"] for p in threadpool_info() if p["user_api"] == "blas"), default=None
     )

@@ -59,7 +59,14 @@ def _fullgrad(fg: dict, spark: dict | None) -> list[str]:
             f"local[2] | - | - | - | - | {spark['lbfgs_seconds_per_iteration']:.3f} "
             f"| {spark['lbfgs_iterations']} | {spark['loss']:.4f} | {spark['accuracy']:.4f} |"
         )
+    loads = [
+        f"{label} {r['load_average']:.1f}"
+        for label, r in (("bprop one thread", one), ("default", default), ("Spark", spark))
+        if r and "load_average" in r
+    ]
     out.append("")
+    if loads:
+        out += ["Load average of the machine when each was measured: " + ", ".join(loads) + ".", ""]
     if spark and "skipped" in spark:
         out += [f"Spark was not measured: {spark['skipped']}.", ""]
     return out
@@ -84,6 +91,7 @@ def _threads(th: dict) -> list[str]:
         ("small", "sklearn_grid_n_jobs_1", "GridSearchCV n_jobs=1"),
         ("small", "sklearn_grid_n_jobs_2", "GridSearchCV n_jobs=2"),
         ("wide", "bprop", "wide 784-512-256-10, fit"),
+        ("wide", "bprop_n_threads_2", "wide 784-512-256-10, fit, n_threads=2"),
     )
     for part, key, label in rows:
         d = th.get(part, {})

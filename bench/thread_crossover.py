@@ -130,18 +130,16 @@ def main() -> None:
     )
     args = ap.parse_args()
     earlier: dict = {}
+    runs = 0 if args.no_measure else 1  # measuring runs behind the timings
     stored = HERE / "thread_crossover.json"
     for path in ([] if args.fresh else [stored]) + [Path(m) for m in args.merge]:
         if path.exists():
-            for q in json.loads(path.read_text())["points"]:
+            record = json.loads(path.read_text())
+            runs += record.get("runs", 1)
+            for q in record["points"]:
                 key = (q["sizes"], q["block"])
                 old = earlier.get(key, {"t1": math.inf, "t2": math.inf})
                 earlier[key] = {"t1": min(old["t1"], q["t1"]), "t2": min(old["t2"], q["t2"])}
-    runs = (
-        (0 if args.no_measure else 1)
-        + len({str(p) for p in args.merge})
-        + (0 if args.fresh or not stored.exists() else 1)
-    )
     cores = len(os.sched_getaffinity(0))
     load_before = os.getloadavg()
     print(f"load average before: {load_before[0]:.2f} (a busy machine makes two threads lose)")

@@ -102,14 +102,16 @@ def sklearn_kwargs(w: Workload) -> dict:
     return kw
 
 
-def train_bprop(w: Workload, X: np.ndarray, y: np.ndarray) -> float:
+def train_bprop(w: Workload, X: np.ndarray, y: np.ndarray, n_threads: int | None = None) -> float:
     """bprop through its scikit-learn estimator, with scikit-learn's arguments.
 
     fullbatch: ``solver='irprop-'`` with Delta_0 = 0.01 (PyTorch's Rprop) instead of L-BFGS.
+    ``n_threads``: the estimator's BLAS threads (None: its automatic choice).
     """
     from bprop import MLPClassifier, MLPRegressor
 
     kw = sklearn_kwargs(w)
+    kw["n_threads"] = n_threads
     if w.rule == "rprop":
         del kw["max_fun"]
         kw.update(solver="irprop-", solver_params={"delta0": 0.01})
