@@ -62,9 +62,15 @@ _registered: set[Callable] = set()
 
 
 def _bprop_functions(fn: Callable) -> list[Callable]:
-    """The plain bprop functions ``fn`` calls: its globals and closure cells."""
-    found = [fn.__globals__.get(name) for name in fn.__code__.co_names]
+    """The plain bprop functions ``fn`` calls: its globals, closure cells, and attributes
+    of bprop modules it uses (``scalar.logistic``)."""
+    names = fn.__code__.co_names
+    found = [fn.__globals__.get(name) for name in names]
     found += [cell.cell_contents for cell in fn.__closure__ or ()]
+    modules = [m for m in found if isinstance(m, types.ModuleType)]
+    found += [
+        getattr(m, name, None) for m in modules if m.__name__.startswith("bprop.") for name in names
+    ]
     return [
         f
         for f in found
