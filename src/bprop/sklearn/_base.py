@@ -31,7 +31,6 @@ mean over patterns); scikit-learn weights them by their row counts. The gradient
 from __future__ import annotations
 
 import warnings
-from itertools import pairwise
 from typing import Any
 
 import numpy as np
@@ -41,12 +40,12 @@ from sklearn.exceptions import ConvergenceWarning
 from sklearn.utils import check_random_state
 from sklearn.utils.validation import _check_sample_weight, check_is_fitted, validate_data
 
-from bprop.core.activations import Activation, get_activation
+from bprop.core.activations import Activation
 from bprop.core.losses import get_loss
-from bprop.core.network import Network
-from bprop.core.validation import check_interval, is_int, positive_int
 from bprop.optim import ClosureRule
 from bprop.sklearn._monitor import SklearnMonitor
+from bprop.sklearn._network import NetworkState
+from bprop.sklearn._params import check_params, hidden_sizes, stopping_of
 from bprop.sklearn._solvers import (
     NON_FINITE_MESSAGE,
     SGD_FAMILY,
@@ -59,7 +58,6 @@ from bprop.training.build import needs_validation, restore_best_weights, validat
 from bprop.training.checkpoint import restore, training_finished
 from bprop.training.stopping import (
     Stop,
-    StoppingCriterion,
     StopReason,
     max_epochs_reached,
 )
@@ -68,10 +66,8 @@ from bprop.training.trainer import DivergenceWarning, Trainer
 
 __all__ = ["BaseMLP"]
 
-_SCHEDULES = ("constant", "invscaling", "adaptive")
 
-
-class BaseMLP(BaseEstimator):
+class BaseMLP(NetworkState, BaseEstimator):
     """Base class of MLPClassifier, MLPRegressor and MLPAutoencoder. Not for direct use."""
 
     # Subclasses set these.
@@ -79,76 +75,15 @@ class BaseMLP(BaseEstimator):
     _needs_y: bool = True
 
     # ------------------------------------------------------------------ parameters
+    def _store_params(self, values: dict[str, Any]) -> None:
+        """Store each constructor argument unchanged under its own name (scikit-learn's
+        rule; no checks here). ``values``: the constructor's ``locals()``."""
+        for name in self._get_param_names():
+            setattr(self, name, values[name])
+
     def _check_params(self) -> None:
-        """A ValueError naming the first bad constructor parameter."""
-        self._hidden_sizes()
-        for act in self._hidden_activations():
-            if not isinstance(act, str | Activation):
-                raise ValueError(f"activation must be a name or a bprop Activation, got {act!r}")
-            get_activation(act)
-        check_interval("alpha", self.alpha, low=0.0)
-        bs = self.batch_size
-        if not (bs == "auto" if isinstance(bs, str) else is_int(bs) and bs >= 1):
-            raise ValueError(f"batch_size must be 'auto' or a positive integer, got {bs!r}")
-        if self.learning_rate not in _SCHEDULES:
-            raise ValueError(
-                f"learning_rate must be one of {', '.join(_SCHEDULES)}, got {self.learning_rate!r}"
-            )
-        check_interval("learning_rate_init", self.learning_rate_init, low=0.0, open_low=True)
-        check_interval("power_t", self.power_t, low=0.0)
-        positive_int(None, "max_iter", self.max_iter)
-        check_interval("tol", self.tol, low=0.0)
-        check_interval("momentum", self.momentum, low=0.0, high=1.0)
-        check_interval(
-            "validation_fraction", self.validation_fraction, low=0.0, high=1.0, open_high=True
-        )
-        check_interval("beta_1", self.beta_1, low=0.0, high=1.0, open_high=True)
-        check_interval("beta_2", self.beta_2, low=0.0, high=1.0, open_high=True)
-        check_interval("epsilon", self.epsilon, low=0.0, open_low=True)
-        if not (self.n_iter_no_change == np.inf or is_int(self.n_iter_no_change)) or (
-            self.n_iter_no_change < 1
-        ):
-            raise ValueError(
-                f"n_iter_no_change must be a positive integer or np.inf, "
-                f"got {self.n_iter_no_change!r}"
-            )
-        positive_int(None, "max_fun", self.max_fun)
-        if self.solver_params is not None and not isinstance(self.solver_params, dict):
-            raise ValueError(f"solver_params must be a dict or None, got {self.solver_params!r}")
-        for criterion in self._stopping():
-            if not isinstance(criterion, StoppingCriterion):
-                raise ValueError(
-                    f"stopping must hold bprop StoppingCriterion objects, got {criterion!r}"
-                )
-        for callback in self.callbacks or ():
-            if not callable(callback):
-                raise ValueError(f"callbacks must be callables, got {callback!r}")
-        check_n_threads(getattr(self, "n_threads", None))
-
-    def _hidden_sizes(self) -> list[int]:
-        h = self.hidden_layer_sizes
-        sizes = [h] if not hasattr(h, "__iter__") else list(h)
-        for s in sizes:
-            if not is_int(s) or s < 1:
-                raise ValueError(f"hidden_layer_sizes must be > 0, got {self.hidden_layer_sizes}.")
-        return [int(s) for s in sizes]
-
-    def _hidden_activations(self) -> list[Any]:
-        """``activation`` as a list: one entry, or one per hidden layer (a tuple or list)."""
-        act = self.activation
-        acts = list(act) if isinstance(act, tuple | list) else [act]
-        if isinstance(act, tuple | list) and len(acts) != len(self._hidden_sizes()):
-            raise ValueError(
-                f"activation has {len(acts)} entries for {len(self._hidden_sizes())} hidden "
-                "layers; give one name, or one per hidden layer"
-            )
-        return acts
-
-    def _stopping(self) -> tuple[StoppingCriterion, ...]:
-        s = self.stopping
-        if s is None:
-            return ()
-        return (s,) if isinstance(s, StoppingCriterion) else tuple(s)
+        """A ValueError naming the first bad constructor parameter (see bprop.sklearn._params)."""
+        check_params(self)
 
     # ------------------------------------------------------------------ input
     def _check_X(self, X: Any, reset: bool) -> np.ndarray:
@@ -173,53 +108,6 @@ class BaseMLP(BaseEstimator):
             **kw,
         )
         return _dense(X), y
-
-    # ------------------------------------------------------------------ network
-    def _init_network(self, layer_units: list[int], dtype: np.dtype, rs) -> Network:
-        """The initial network; ``init=None`` draws the weights as scikit-learn does.
-
-        scikit-learn (``_init_coef``): for each layer in turn, W then b from
-        U(-r, r) with r = sqrt(f / (fan_in + fan_out)), f = 2 for logistic hidden units and
-        6 otherwise (Glorot & Bengio 2010), from the estimator's ``RandomState``. The same
-        ``random_state`` therefore gives the same initial weights as scikit-learn.
-        """
-        acts = [get_activation(a) for a in self._hidden_activations()]
-        hidden: Any = acts if isinstance(self.activation, tuple | list) else acts[0]
-        out = self._out_activation
-        if self.init is None:
-            factor = 2.0 if acts[0].name == "logistic" else 6.0
-            Ws, bs = [], []
-            for fan_in, fan_out in pairwise(layer_units):
-                bound = np.sqrt(factor / (fan_in + fan_out))
-                Ws.append(rs.uniform(-bound, bound, (fan_in, fan_out)).astype(dtype, copy=False))
-                bs.append(rs.uniform(-bound, bound, fan_out).astype(dtype, copy=False))
-            return Network.from_weights(Ws, bs, hidden, out, dtype=dtype)
-        seed = int(rs.randint(np.iinfo(np.int32).max))
-        return Network(layer_units, hidden, out, init=self.init, seed=seed, dtype=dtype)
-
-    def _link_attributes(self) -> None:
-        """coefs_ and intercepts_ as views of the network's weights."""
-        net = self.network_
-        self.coefs_ = list(net.weights)
-        self.intercepts_ = list(net.biases)
-
-    def _sync_network(self) -> None:
-        """Copy coefs_/intercepts_ the user replaced into the network (and re-link views)."""
-        net = self.network_
-        for ours, theirs, name in (
-            (net.weights, self.coefs_, "coefs_"),
-            (net.biases, self.intercepts_, "intercepts_"),
-        ):
-            if len(theirs) != len(ours):
-                raise ValueError(f"{name} has {len(theirs)} layers, the network {len(ours)}")
-            for i, (a, b) in enumerate(zip(ours, theirs, strict=True)):
-                if a is b:
-                    continue
-                b = np.asarray(b)
-                if b.shape != a.shape:
-                    raise ValueError(f"{name}[{i}] has shape {b.shape}, expected {a.shape}")
-                a[...] = b
-                theirs[i] = a
 
     def _forward(self, X: Any) -> np.ndarray:
         check_is_fitted(self)
@@ -254,7 +142,7 @@ class BaseMLP(BaseEstimator):
         first_pass = not hasattr(self, "network_") or (not self.warm_start and not incremental)
         if incremental and self.early_stopping:
             raise ValueError("partial_fit does not support early_stopping=True")
-        hidden = self._hidden_sizes()
+        hidden = hidden_sizes(self)
         n_samples, n_features = X.shape
         layer_units = [n_features, *hidden, T.shape[1]]
         rs = check_random_state(self.random_state)
@@ -267,7 +155,7 @@ class BaseMLP(BaseEstimator):
         self._prepare_network(layer_units, X.dtype, rs, first_pass, early)
         if sample_weight is not None:
             sample_weight = _check_sample_weight(sample_weight, X, dtype=X.dtype)
-        need_val = early or needs_validation(self._stopping())
+        need_val = early or needs_validation(stopping_of(self))
         X_tr, T_tr, sw_tr, validation = self._split(
             X, T, sample_weight, rs, stratify_ok and need_val, need_val
         )
@@ -451,7 +339,7 @@ class BaseMLP(BaseEstimator):
             batch_size=batch_size,
             shuffle=self.shuffle,
             max_epochs=self.max_iter,
-            stopping=self._stopping(),
+            stopping=stopping_of(self),
             weight_decay=self.alpha,
             weight_decay_scaling="sum",
             metric=None,
@@ -492,36 +380,6 @@ class BaseMLP(BaseEstimator):
         ``bprop.load(path)`` returns an equal estimator; see :mod:`bprop.sklearn.estimator_file`.
         """
         save_estimator(self, path)
-
-    # ------------------------------------------------------------------ pickling
-    def __getstate__(self) -> dict:
-        """A copy of the state with a slim network (no work buffers) and no callbacks."""
-        state = dict(super().__getstate__())  # object.__getstate__ gives __dict__ itself
-        net = state.get("network_")
-        if net is not None:
-            self._sync_network()
-            slim = net.copy()
-            state["network_"] = slim
-            state.pop("coefs_", None)
-            state.pop("intercepts_", None)
-            trainer = state.get("_trainer")
-            if trainer is not None:
-                trainer = _shallow_copy(trainer)
-                trainer.network = slim
-                trainer.callbacks = ()
-                state["_trainer"] = trainer
-        return state
-
-    def __setstate__(self, state: dict) -> None:
-        super().__setstate__(state)
-        if "network_" in state:
-            self._link_attributes()
-
-
-def _shallow_copy(obj: Any) -> Any:
-    new = object.__new__(type(obj))
-    new.__dict__.update(obj.__dict__)
-    return new
 
 
 def _dense(X: Any) -> np.ndarray:

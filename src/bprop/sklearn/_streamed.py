@@ -23,6 +23,7 @@ import numpy as np
 from sklearn.utils import check_random_state
 
 from bprop.optim import ClosureRule
+from bprop.sklearn._params import hidden_sizes
 from bprop.sklearn._solvers import make_rule
 from bprop.training.parquet import TargetEncoder
 from bprop.training.threads import step_rows
@@ -83,7 +84,7 @@ def fit_streamed(
     if getattr(est, "class_weight", None) is not None:
         raise ValueError("class_weight needs the rows in memory; use sample weights instead")
     first_pass = not hasattr(est, "network_") or not est.warm_start
-    layer_units = [data.n_features, *est._hidden_sizes(), n_outputs]
+    layer_units = [data.n_features, *hidden_sizes(est), n_outputs]
     rs = check_random_state(est.random_state)
     rule = make_rule(est)
     closure = isinstance(rule, ClosureRule)

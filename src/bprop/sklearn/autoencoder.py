@@ -24,6 +24,7 @@ from bprop.core.activations import Activation, get_activation
 from bprop.core.losses import default_loss
 from bprop.core.network import Network
 from bprop.sklearn._base import BaseMLP
+from bprop.sklearn._params import hidden_sizes
 from bprop.sklearn._solvers import check_incremental_solver
 
 __all__ = ["MLPAutoencoder"]
@@ -73,36 +74,7 @@ class MLPAutoencoder(ClassNamePrefixFeaturesOutMixin, TransformerMixin, BaseMLP)
         callbacks=None,
         n_threads=None,
     ):
-        self.hidden_layer_sizes = hidden_layer_sizes
-        self.activation = activation
-        self.out_activation = out_activation
-        self.code_layer = code_layer
-        self.solver = solver
-        self.alpha = alpha
-        self.batch_size = batch_size
-        self.learning_rate = learning_rate
-        self.learning_rate_init = learning_rate_init
-        self.power_t = power_t
-        self.max_iter = max_iter
-        self.shuffle = shuffle
-        self.random_state = random_state
-        self.tol = tol
-        self.verbose = verbose
-        self.warm_start = warm_start
-        self.momentum = momentum
-        self.nesterovs_momentum = nesterovs_momentum
-        self.early_stopping = early_stopping
-        self.validation_fraction = validation_fraction
-        self.beta_1 = beta_1
-        self.beta_2 = beta_2
-        self.epsilon = epsilon
-        self.n_iter_no_change = n_iter_no_change
-        self.max_fun = max_fun
-        self.init = init
-        self.solver_params = solver_params
-        self.stopping = stopping
-        self.callbacks = callbacks
-        self.n_threads = n_threads
+        self._store_params(locals())
 
     # ------------------------------------------------------------------ parameters
     def _check_params(self) -> None:
@@ -115,7 +87,7 @@ class MLPAutoencoder(ClassNamePrefixFeaturesOutMixin, TransformerMixin, BaseMLP)
         self._code_index()
 
     def _code_index(self) -> int:
-        sizes = self._hidden_sizes()
+        sizes = hidden_sizes(self)
         if not sizes:
             raise ValueError("hidden_layer_sizes must name at least one layer (the code layer)")
         if self.code_layer is None:
