@@ -24,106 +24,37 @@ network's dtype.
   ``validation=`` another Parquet path. Validation is streamed too.
 
 Every problem with the files is a :class:`ParquetDataError` (a ValueError) naming the
-file, and for bad values the row range.
+file, and for bad values the row range. The files, schema and row groups are
+:mod:`bprop.training.parquet_files`; the bound data source is
+:mod:`bprop.training.parquet_source`.
 """
 
 from __future__ import annotations
 
 import os
-from collections.abc import Callable, Iterator, Sequence
-from concurrent.futures import ThreadPoolExecutor
-from dataclasses import dataclass
-from pathlib import Path
+from collections.abc import Sequence
 from typing import Any
 
 import numpy as np
 
-from bprop.core.activations import Activation
-from bprop.core.jacobian import gauss_newton_rows, gauss_newton_sum
-from bprop.core.losses import Loss
 from bprop.core.network import Network
-from bprop.core.validation import check_targets
-from bprop.training.metrics import AccuracyCounter
-from bprop.training.sources import (
-    Block,
-    Chunk,
-    FullBatchSums,
-    sum_evaluations,
-    sum_gradients,
+from bprop.training.parquet_files import (
+    ParquetDataError,
+    ParquetDataset,
+    holdout_mask,
+    is_numeric_type,
+    row_range,
 )
+from bprop.training.parquet_source import ParquetSource, TargetEncoder
 
-__all__ = ["ParquetData", "ParquetDataError", "ParquetDataset", "ParquetSource", "holdout_mask"]
-
-#: maps a block's raw target values to its (n, n_outputs) targets
-TargetEncoder = Callable[[np.ndarray], np.ndarray]
-
-
-class ParquetDataError(ValueError):
-    """A Parquet dataset that cannot be read or does not fit the model."""
-
-
-def _pyarrow():
-    try:
-        import pyarrow.parquet as pq
-    except ImportError:  # pragma: no cover - the 'files' extra
-        msg = "streaming Parquet needs pyarrow: pip install 'bprop[files]'"
-        raise ParquetDataError(msg) from None
-    return pq
-
-
-def holdout_mask(positions: np.ndarray, fraction: float, seed: int) -> np.ndarray:
-    """True for the rows held out: u(p) < fraction, u = splitmix64(p + seed 2^32) / 2^64.
-
-    A hash of the row position (never a random draw), so any block of rows gets its part
-    of the split without reading the others, and the split is the same in every pass.
-    """
-    with np.errstate(over="ignore"):
-        z = positions.astype(np.uint64) + np.uint64((int(seed) & 0xFFFFFFFF) << 32)
-        z = z + np.uint64(0x9E3779B97F4A7C15)
-        z = (z ^ (z >> np.uint64(30))) * np.uint64(0xBF58476D1CE4E5B9)
-        z = (z ^ (z >> np.uint64(27))) * np.uint64(0x94D049BB133111EB)
-        z = z ^ (z >> np.uint64(31))
-    return (z >> np.uint64(11)).astype(np.float64) * 2.0**-53 < fraction
-
-
-@dataclass(frozen=True)
-class _Unit:
-    """One row group: file, index in the file, rows, position of its first row."""
-
-    file: str
-    index: int
-    n_rows: int
-    start: int
-
-
-class ParquetDataset:
-    """The files, common schema and row groups of a Parquet file or directory (any columns).
-
-    ``read(unit, columns)`` reads one row group (:attr:`units`, in dataset order).
-    """
-
-    def __init__(self, path: str | os.PathLike) -> None:
-        self.path = str(path)
-        self.files = _list_files(self.path)
-        self.schema = _common_schema(self.files)
-        self.units = _row_groups(self.files)
-        self.n_rows = sum(u.n_rows for u in self.units)
-        self._open: tuple[str, Any] | None = None  # the file read last, kept open
-
-    def __getstate__(self) -> dict:
-        return {**self.__dict__, "_open": None}
-
-    def read(self, unit: _Unit, columns: Sequence[str]):
-        """One row group's ``columns`` as a pyarrow Table (a ParquetDataError if unreadable)."""
-        pq = _pyarrow()
-        try:
-            if self._open is None or self._open[0] != unit.file:
-                self._open = (unit.file, pq.ParquetFile(unit.file))
-            return self._open[1].read_row_group(unit.index, columns=list(columns))
-        except (OSError, ValueError) as exc:
-            raise ParquetDataError(
-                f"{unit.file}: cannot read row group {unit.index} (rows {_range(unit)}): {exc}"
-            ) from exc
+__all__ = [
+    "ParquetData",
+    "ParquetDataError",
+    "ParquetDataset",
+    "ParquetSource",
+    "TargetEncoder",
+    "holdout_mask",
+]
 
 
 class ParquetData(ParquetDataset):
@@ -211,7 +142,7 @@ class ParquetData(ParquetDataset):
         checked = [] if transform is not None else self.columns
         for col in checked + ([sample_weight] if sample_weight else []):
             typ = self.schema.field(col).type
-            if not _numeric(typ):
+            if not is_numeric_type(typ):
                 raise ParquetDataError(
                     f"{self.path}: column {col!r} has type {typ}, not a number; encode it "
                     "first (bprop.sklearn.streaming fits the preprocessing by streaming)"
@@ -280,288 +211,10 @@ class ParquetData(ParquetDataset):
         for unit in self.units:
             col = self.read(unit, self.target).column(0)
             if col.null_count:
-                raise ParquetDataError(f"{unit.file}: missing target values in rows {_range(unit)}")
+                raise ParquetDataError(
+                    f"{unit.file}: missing target values in rows {row_range(unit)}"
+                )
             values = np.unique(col.to_numpy(zero_copy_only=False))
             seen = values if seen is None else np.union1d(seen, values)
         assert seen is not None
         return seen
-
-
-class ParquetSource:
-    """A :class:`ParquetData` bound to a network: the :class:`~bprop.training.sources.DataSource`
-    the trainer uses. ``part`` is 'all', 'train' (rows not held out) or 'validation'."""
-
-    def __init__(
-        self,
-        data: ParquetData,
-        network: Network,
-        block_rows: int,
-        part: str,
-        encode_target: TargetEncoder | None = None,
-    ) -> None:
-        self.data = data
-        self.encode_target = encode_target
-        self.dtype = network.dtype
-        self.n_outputs = network.n_outputs
-        if data.n_features != network.n_inputs:
-            raise ParquetDataError(
-                f"{data.path}: {data.n_features} feature columns but the network has "
-                f"{network.n_inputs} inputs"
-            )
-        if len(data.target) not in (1, network.n_outputs):
-            raise ParquetDataError(
-                f"{data.path}: {len(data.target)} target columns but the network has "
-                f"{network.n_outputs} outputs"
-            )
-        self.block_rows = int(block_rows)
-        self.part = part
-        self.max_rows_held = 0  # the most rows read into memory at once (for tests)
-        self.n_rows = sum(int(self._mask(u).sum()) if part != "all" else u.n_rows
-                          for u in data.units)  # fmt: skip
-        if self.n_rows == 0:
-            raise ParquetDataError(f"{data.path}: no rows in the {part} part of the dataset")
-        if data.sample_weight is None:
-            self.weight_total = float(self.n_rows)
-        else:
-            self.weight_total = 0.0
-            for unit in data.units:
-                s = self._weights(unit)
-                self.weight_total += float(s.sum())
-            if self.weight_total <= 0:
-                raise ParquetDataError(f"{data.path}: the sample weights have no positive sum")
-
-    def __repr__(self) -> str:
-        return f"ParquetSource({self.data.path!r}, {self.part}, {self.n_rows} rows)"
-
-    # ------------------------------------------------------------------ row groups
-    def _mask(self, unit: _Unit) -> np.ndarray | None:
-        if self.part == "all":
-            return None
-        held = holdout_mask(
-            np.arange(unit.start, unit.start + unit.n_rows), self.data.validation_fraction,
-            self.data.seed,
-        )  # fmt: skip
-        return held if self.part == "validation" else ~held
-
-    def _weights(self, unit: _Unit) -> np.ndarray:
-        table = self.data.read(unit, [self.data.sample_weight])
-        s = _column(table, self.data.sample_weight, self.dtype)
-        mask = self._mask(unit)
-        if mask is not None:
-            s = s[mask]
-        if not np.all(np.isfinite(s)) or np.any(s < 0):
-            raise ParquetDataError(
-                f"{unit.file}: sample weights in rows {_range(unit)} must be finite and "
-                "non-negative"
-            )
-        return s
-
-    def read(self, unit: _Unit) -> Block:
-        """One row group as (X, T, s) in the network's dtype, held-out rows removed."""
-        d = self.data
-        cols = [*d.columns, *d.target, *([d.sample_weight] if d.sample_weight else [])]
-        table = d.read(unit, cols)
-        n = table.num_rows
-        if d.transform is not None:
-            X = np.ascontiguousarray(
-                d.transform.transform(table.select(d.columns).to_pandas()), dtype=self.dtype
-            )
-        else:
-            X = _matrix([_column(table, name, self.dtype) for name in d.columns], self.dtype)
-        if not np.all(np.isfinite(X)):
-            bad = np.flatnonzero(~np.isfinite(X).all(axis=0))
-            what = (
-                f"feature column {d.columns[bad[0]]!r}"
-                if d.transform is None
-                else f"transformed input {bad[0]}"
-            )
-            raise ParquetDataError(
-                f"{unit.file}: NaN or infinite values in {what} in rows {_range(unit)} "
-                f"(row group {unit.index}); impute or drop them before training"
-            )
-        if len(d.target) == 1:
-            y = table.column(d.target[0]).to_numpy(zero_copy_only=False)
-        else:
-            y = np.column_stack([table.column(c).to_numpy(zero_copy_only=False)
-                                 for c in d.target])  # fmt: skip
-        try:
-            if self.encode_target is not None:
-                y = self.encode_target(y)
-            T = check_targets(y, n, self.n_outputs, self.dtype, "target")
-        except ValueError as exc:
-            raise ParquetDataError(f"{unit.file}: rows {_range(unit)}: {exc}") from None
-        s = None if d.sample_weight is None else _column(table, d.sample_weight, self.dtype)
-        del table
-        mask = self._mask(unit)
-        if mask is not None:
-            X, T = X[mask], T[mask]
-            s = None if s is None else s[mask]
-        self.max_rows_held = max(self.max_rows_held, n)
-        return X, T, s
-
-    def _read_all(self, units: Sequence[_Unit]) -> Iterator[Block]:
-        """The row groups ``units`` read in turn; with ``prefetch``, a thread reads the next
-        one while the caller works on the current (two row groups in memory)."""
-        if not self.data.prefetch or len(units) < 2:
-            for unit in units:
-                yield self.read(unit)
-            return
-        with ThreadPoolExecutor(1, thread_name_prefix="bprop-prefetch") as pool:
-            pending = pool.submit(self.read, units[0])
-            for k in range(1, len(units)):
-                current = pending.result()
-                pending = pool.submit(self.read, units[k])
-                held = current[0].shape[0] + units[k].n_rows
-                self.max_rows_held = max(self.max_rows_held, held)
-                yield current
-            yield pending.result()
-
-    def _blocks(self, rows: int) -> Iterator[Block]:
-        """The rows in dataset order, re-cut into blocks of exactly ``rows`` rows."""
-        pending: list[Block] = []
-        n_pending = 0
-        for X, T, s in self._read_all(self.data.units):
-            start = 0
-            if n_pending:  # complete the block begun in the previous row group
-                take = min(rows - n_pending, X.shape[0])
-                pending.append((X[:take], T[:take], None if s is None else s[:take]))
-                n_pending += take
-                start = take
-                if n_pending < rows:
-                    continue
-                yield _concat(pending)
-                pending, n_pending = [], 0
-            n = X.shape[0]
-            while n - start >= rows:
-                stop = start + rows
-                yield X[start:stop], T[start:stop], None if s is None else s[start:stop]
-                start = stop
-            if start < n:
-                pending = [(X[start:], T[start:], None if s is None else s[start:])]
-                n_pending = n - start
-        if n_pending:
-            yield _concat(pending)
-
-    # ------------------------------------------------------------------ the seam
-    def full_batch(
-        self, network: Network, loss: Loss, counter: AccuracyCounter | None = None
-    ) -> FullBatchSums:
-        E, grad, correct = sum_gradients(network, loss, self._blocks(self.block_rows), counter)
-        return FullBatchSums(E, grad, self.weight_total, correct)
-
-    def evaluate(
-        self, network: Network, loss: Loss, counter: AccuracyCounter | None = None
-    ) -> tuple[float, float]:
-        return sum_evaluations(network, loss, self._blocks(self.block_rows), counter)
-
-    def gauss_newton(self, network: Network, loss: Loss) -> tuple[float, np.ndarray, np.ndarray]:
-        return gauss_newton_sum(network, self._blocks(gauss_newton_rows(network)), loss)
-
-    def chunks(self, rng: np.random.Generator, shuffle: bool) -> Iterator[Chunk]:
-        units = self.data.units
-        order = rng.permutation(len(units)) if shuffle else range(len(units))
-        for X, T, s in self._read_all([units[i] for i in order]):
-            if X.shape[0]:
-                yield Chunk(X, T, s, rng.permutation(X.shape[0]) if shuffle else None)
-
-    def accuracy_counter(self, output_activation: Activation) -> AccuracyCounter:
-        """The counter of :class:`~bprop.training.metrics.AccuracyCounter` from one pass
-        over the targets (whether they are one-hot)."""
-        one_hot = True
-        width = self.n_outputs
-        for _, T, _ in self._blocks(self.block_rows):
-            one_hot = one_hot and bool(np.all((T == 0) | (T == 1)) and np.all(T.sum(axis=1) == 1))
-        probe = np.eye(width, dtype=self.dtype)[:1] if one_hot else np.full((1, width), 0.5)
-        return AccuracyCounter(output_activation, probe)
-
-
-# ---------------------------------------------------------------------------- helpers
-def _range(unit: _Unit) -> str:
-    return f"{unit.start}..{unit.start + unit.n_rows - 1} of the dataset"
-
-
-def _concat(blocks: list[Block]) -> Block:
-    X = np.concatenate([b[0] for b in blocks])
-    T = np.concatenate([b[1] for b in blocks])
-    s = None if blocks[0][2] is None else np.concatenate([b[2] for b in blocks])
-    return X, T, s
-
-
-def _matrix(columns: list[np.ndarray], dtype: np.dtype) -> np.ndarray:
-    """The columns side by side in a C-ordered (rows x columns) array, filled in tiles of
-    rows that stay in cache (twice as fast as whole strided columns at 50 columns)."""
-    n = len(columns[0]) if columns else 0
-    X = np.empty((n, len(columns)), dtype)
-    tile = 2048
-    for r in range(0, n, tile):
-        for j, col in enumerate(columns):
-            X[r : r + tile, j] = col[r : r + tile]
-    return X
-
-
-def _column(table: Any, name: str, dtype: np.dtype) -> np.ndarray:
-    col = table.column(name)
-    if col.null_count:
-        return np.asarray(col.to_numpy(zero_copy_only=False), dtype=np.float64).astype(dtype)
-    return np.asarray(col.to_numpy(zero_copy_only=False)).astype(dtype, copy=False)
-
-
-def _numeric(typ: Any) -> bool:
-    import pyarrow.types as pt
-
-    return pt.is_integer(typ) or pt.is_floating(typ) or pt.is_boolean(typ)
-
-
-def _list_files(path: str) -> list[str]:
-    p = Path(path)
-    if not p.exists():
-        raise ParquetDataError(f"{path}: no such file or directory")
-    if p.is_dir():
-        files = sorted(
-            str(f) for f in p.rglob("*") if f.is_file() and not f.name.startswith((".", "_"))
-        )
-        if not files:
-            raise ParquetDataError(f"{path}: the directory holds no Parquet files")
-        return files
-    return [str(p)]
-
-
-def _common_schema(files: list[str]):
-    """The schema of the first file; a ParquetDataError if a file is not Parquet or one of
-    its columns has another type than in the first file."""
-    pq = _pyarrow()
-    schema = None
-    for f in files:
-        try:
-            s = pq.read_schema(f)
-        except Exception as exc:  # pyarrow raises ArrowInvalid (a ValueError) or OSError
-            raise ParquetDataError(
-                f"{f}: not a Parquet file ({exc}); convert CSV with `bprop convert`"
-            ) from None
-        if schema is None:
-            schema = s
-            continue
-        for field in s:
-            if field.name in schema.names and schema.field(field.name).type != field.type:
-                raise ParquetDataError(
-                    f"{f}: column {field.name!r} has type {field.type}, but "
-                    f"{schema.field(field.name).type} in {files[0]}; write every file of "
-                    "the dataset with the same schema"
-                )
-        missing = [n for n in schema.names if n not in s.names]
-        if missing:
-            raise ParquetDataError(f"{f}: missing column(s) {', '.join(missing)} of {files[0]}")
-    return schema
-
-
-def _row_groups(files: list[str]) -> list[_Unit]:
-    pq = _pyarrow()
-    units, start = [], 0
-    for f in files:
-        meta = pq.ParquetFile(f).metadata
-        for i in range(meta.num_row_groups):
-            n = meta.row_group(i).num_rows
-            if n:
-                units.append(_Unit(f, i, n, start))
-                start += n
-    return units
