@@ -77,9 +77,11 @@ class BaseMLP(NetworkState, BaseEstimator):
     # ------------------------------------------------------------------ parameters
     def _store_params(self, values: dict[str, Any]) -> None:
         """Store each constructor argument unchanged under its own name (scikit-learn's
-        rule; no checks here). ``values``: the constructor's ``locals()``."""
+        rule; no checks here). ``values``: the constructor's ``locals()`` (a subclass may add
+        parameters of its own and store them itself)."""
         for name in self._get_param_names():
-            setattr(self, name, values[name])
+            if name in values:
+                setattr(self, name, values[name])
 
     def _check_params(self) -> None:
         """A ValueError naming the first bad constructor parameter (see bprop.sklearn._params)."""
