@@ -10,9 +10,9 @@ made callable from compiled code with ``numba.extending.register_jitable``, so t
 stay plain Python where they are defined.
 
 One kernel is compiled per combination (distinct hidden activations, output activation
-and loss, metric, rule), with ``cache=True``: the machine code is written next to this
-file (or to ``NUMBA_CACHE_DIR``) and loaded from there by later processes. numba keys the
-cache on the bytecode of the kernel and on the pickled contents of its closure, where
+and loss, metric, rule), in each process: there is no on-disk cache (see :func:`build`:
+across processes a cached kernel of one composition was loaded for another). numba would key
+such a cache on the bytecode of the kernel and on the pickled contents of its closure, where
 the definitions are held by reference; a hash of their bytecode (``token``) sits in the
 closure too, so that editing a definition recompiles.
 
@@ -449,7 +449,9 @@ def _epoch(
             penalty += pen
         return E_sum, correct, penalty, t
 
-    return nb.njit(cache=True, **_OPTIONS)(run_epoch)
+    # No on-disk cache: cached kernels of different compositions were seen loaded for one
+    # another across processes (wrong weights); each process compiles its own.
+    return nb.njit(cache=False, **_OPTIONS)(run_epoch)
 
 
 def build(hidden, output, loss_element, loss_fused, metric, step) -> Callable:
