@@ -104,3 +104,28 @@ def test_cluster_options_are_checked(tmp_path, capsys):
     )
     assert code != 0
     assert "not both" in capsys.readouterr().err
+
+
+def test_a_cluster_run_resumes_from_its_checkpoint_on_the_cluster(cluster, tmp_path):
+    from bprop.cli.common import load_model
+    from bprop.training.checkpoint import load_checkpoint
+
+    (tmp_path / "data").mkdir()
+    df = _table(seed=2).drop(columns=["value"])
+    for i in range(2):
+        df.iloc[i * 150 : (i + 1) * 150].to_parquet(tmp_path / "data" / f"part{i}.parquet")
+    data, where = str(tmp_path / "data"), ["--scheduler", cluster.scheduler_address, "-q"]
+    run = ["train", data, "--target", "label", "--rule", "irprop-", "--epochs", "5", *where]
+    assert main([*run, "--out", str(tmp_path / "full.bprop")]) == 0
+    ckpt = tmp_path / "c.ckpt"
+    extra = ["--checkpoint-every", "3", "--checkpoint", str(ckpt)]
+    assert main([*run, "--out", str(tmp_path / "x.bprop"), *extra]) == 0
+    assert load_checkpoint(ckpt).epoch == 3
+    resumed = tmp_path / "resumed.bprop"
+    assert main(["train", data, "--out", str(resumed), "--resume", str(ckpt), *where]) == 0
+    full, again = load_model(str(tmp_path / "full.bprop")), load_model(str(resumed))
+    assert np.array_equal(full.network.params, again.network.params)
+    assert again.history.epochs == 5
+    (tmp_path / "data" / "part1.parquet").unlink()  # other data: refused
+    code = main(["train", data, "--out", str(resumed), "--resume", str(ckpt), *where])
+    assert code != 0

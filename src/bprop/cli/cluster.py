@@ -28,7 +28,13 @@ from bprop.dask import MLPRegressor as DaskMLPRegressor
 from bprop.sklearn.streaming import fit_streaming
 from bprop.sklearn.tabular import TableSpec, infer_table, make_pipeline
 
-__all__ = ["SAMPLE_ROWS", "add_cluster_options", "cluster_client", "fit_on_cluster"]
+__all__ = [
+    "SAMPLE_ROWS",
+    "add_cluster_options",
+    "check_cluster_options",
+    "cluster_client",
+    "fit_on_cluster",
+]
 
 #: rows read to infer the column kinds and the task
 SAMPLE_ROWS = 10_000
@@ -51,6 +57,16 @@ def add_cluster_options(parser: Any) -> None:
     )
 
 
+def check_cluster_options(args: Any) -> None:
+    """A CLIError for --workers with --scheduler, a worker count below 1, or missing data."""
+    if args.workers is not None and args.scheduler:
+        raise CLIError("give --workers (a cluster on this machine) or --scheduler, not both")
+    if args.workers is not None and args.workers < 1:
+        raise CLIError(f"--workers must be at least 1, got {args.workers}")
+    if not os.path.exists(args.data):
+        raise CLIError(f"{args.data}: no such file or directory")
+
+
 @contextlib.contextmanager
 def cluster_client(args: Any) -> Iterator[Any]:
     """A Dask client for ``--workers`` (a new LocalCluster) or ``--scheduler``."""
@@ -59,8 +75,7 @@ def cluster_client(args: Any) -> Iterator[Any]:
     except ImportError:
         msg = "--workers and --scheduler need the 'dask' extra: pip install 'bprop[dask]'"
         raise CLIError(msg) from None
-    if args.workers is not None and args.scheduler:
-        raise CLIError("give --workers (a cluster on this machine) or --scheduler, not both")
+    check_cluster_options(args)
     if args.scheduler:
         try:
             client = Client(args.scheduler, timeout="10s")
@@ -70,8 +85,6 @@ def cluster_client(args: Any) -> Iterator[Any]:
             emit(args, f"joined the Dask cluster at {args.scheduler}")
             yield client
         return
-    if args.workers < 1:
-        raise CLIError(f"--workers must be at least 1, got {args.workers}")
     with (
         LocalCluster(n_workers=args.workers, threads_per_worker=1, host="127.0.0.1") as cluster,
         Client(cluster) as client,
@@ -99,11 +112,16 @@ def _frames(frame: Any):
 
 
 def fit_on_cluster(
-    client: Any, path: str, s: dict[str, Any], make_estimator: Callable[[str], Any], dtype: Any
+    client: Any,
+    path: str,
+    s: dict[str, Any],
+    make_estimator: Callable[[str], Any],
+    dtype: Any,
+    checkpoint: Any = None,
 ) -> tuple[Pipeline, TableSpec, Any]:
     """The fitted pipeline, its table spec and the validation rows (a pandas DataFrame, or
     None) of a run on the cluster; ``make_estimator(task)`` gives the local estimator whose
-    parameters the cluster's estimator takes."""
+    parameters the cluster's estimator takes; ``checkpoint`` resumes a checkpointed run."""
     if not os.path.exists(path):
         raise CLIError(f"{path}: no such file or directory")
     frame = _read(path)
@@ -142,7 +160,7 @@ def fit_on_cluster(
 
     train = data(frame)
     train.validation = None if val is None else data(val)
-    est.fit(train)
+    est.fit(train, checkpoint=checkpoint)
     local = est.to_local()
     if target_scaler is not None:
         ttr = TransformedTargetRegressor(regressor=mlp, transformer=StandardScaler())

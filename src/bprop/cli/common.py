@@ -102,7 +102,16 @@ def check_writable(path: str) -> None:
 
 
 def sha256(path: str) -> str:
+    """The SHA-256 of a file's bytes; of a directory (a Parquet dataset), the SHA-256 of
+    its files' relative paths and digests, in sorted order."""
     h = hashlib.sha256()
+    if os.path.isdir(path):
+        for root, dirs, files in os.walk(path):
+            dirs.sort()
+            for name in sorted(files):
+                full = os.path.join(root, name)
+                h.update(f"{os.path.relpath(full, path)}\0{sha256(full)}\n".encode())
+        return h.hexdigest()
     with open(path, "rb") as fh:
         for chunk in iter(lambda: fh.read(1 << 20), b""):
             h.update(chunk)

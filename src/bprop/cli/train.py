@@ -21,7 +21,12 @@ from typing import Any
 import numpy as np
 from sklearn.exceptions import ConvergenceWarning
 
-from bprop.cli.cluster import add_cluster_options, cluster_client, fit_on_cluster
+from bprop.cli.cluster import (
+    add_cluster_options,
+    check_cluster_options,
+    cluster_client,
+    fit_on_cluster,
+)
 from bprop.cli.common import (
     CLIError,
     HelpFormatter,
@@ -262,28 +267,27 @@ def train(args: argparse.Namespace) -> int:
 
 def _train_on_cluster(args: argparse.Namespace, start: float) -> int:
     """``bprop train --workers N`` / ``--scheduler ADDRESS`` (see bprop.cli.cluster)."""
-    if args.resume:
-        raise CLIError(
-            "--resume continues a run on this machine; resume without --workers/--scheduler"
-        )
+    check_cluster_options(args)
     if args.plots:
         raise CLIError("--plots reads the training file into memory; run 'bprop plot' on the model")
-    s, _ = _settings(args)
+    s, checkpoint = _settings(args)
     dtype = as_float_dtype(s["dtype"])
     record: dict[str, Any] = {
         **s,
         "param": [list(p) for p in s["param"]],
         "data": os.path.basename(os.path.normpath(args.data)),
+        "data_sha256": sha256(args.data),
         "cluster": args.scheduler or f"LocalCluster({args.workers} workers)",
     }
     probe = _RuleProbe()
     callbacks: list[Any] = [probe]
-    if args.checkpoint_every:
-        ck_path = args.checkpoint or f"{args.out}.ckpt"
-        record["checkpoint_every"] = args.checkpoint_every
-        callbacks.append(
-            CheckpointCallback(ck_path, args.checkpoint_every, jsonable({"training": record}))
-        )
+    every = args.checkpoint_every
+    if checkpoint is not None and every is None:
+        every = checkpoint.metadata["training"].get("checkpoint_every")  # keep checkpointing
+    if every:
+        ck_path = args.checkpoint or args.resume or f"{args.out}.ckpt"
+        record["checkpoint_every"] = every
+        callbacks.append(CheckpointCallback(ck_path, every, jsonable({"training": record})))
     with cluster_client(args) as client:
 
         def make_estimator(task: str) -> Any:  # the batch size is clipped to the rows
@@ -291,7 +295,9 @@ def _train_on_cluster(args: argparse.Namespace, start: float) -> int:
 
         with about(args.data), warnings.catch_warnings():
             warnings.simplefilter("ignore", ConvergenceWarning)
-            pipeline, spec, val = fit_on_cluster(client, args.data, s, make_estimator, dtype)
+            pipeline, spec, val = fit_on_cluster(
+                client, args.data, s, make_estimator, dtype, checkpoint
+            )
     est = final_estimator(pipeline)
     est.set_params(callbacks=None, stopping=None)
     metrics: dict[str, Any] = {}

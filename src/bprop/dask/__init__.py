@@ -6,13 +6,14 @@ docs/distributed.md: what is exact, the cost of a round trip, the limits.
 """
 
 from bprop.dask.data import DaskData
-from bprop.dask.estimators import MLPClassifier, MLPRegressor
+from bprop.dask.estimators import MLPAutoencoder, MLPClassifier, MLPRegressor
 from bprop.dask.source import ClusterError, LocalPartitions, default_client
 
 __all__ = [
     "ClusterError",
     "DaskData",
     "LocalPartitions",
+    "MLPAutoencoder",
     "MLPClassifier",
     "MLPRegressor",
     "default_client",

@@ -22,6 +22,10 @@ same partitions bit for bit; 'sgd' and 'adam' run synchronous data-parallel mini
 ``to_local()`` returns the plain estimator (or, with encoded columns, a scikit-learn
 Pipeline of the ColumnTransformer and the estimator); pickling drops the client; ``save``
 writes the ordinary model file, which loads and predicts on a machine without Dask.
+
+``MLPAutoencoder`` trains X -> code -> X on numeric rows (a dask array, a DataFrame of
+numeric columns or a Parquet path of such a table; targets t = x, so no y); ``transform``
+and ``inverse_transform`` are lazy like ``predict``.
 """
 
 from __future__ import annotations
@@ -38,12 +42,13 @@ from sklearn.pipeline import Pipeline
 from sklearn.preprocessing import OneHotEncoder, StandardScaler
 
 from bprop.dask.data import DaskData
+from bprop.sklearn import MLPAutoencoder as LocalMLPAutoencoder
 from bprop.sklearn import MLPClassifier as LocalMLPClassifier
 from bprop.sklearn import MLPRegressor as LocalMLPRegressor
 from bprop.sklearn.persistence import save
 from bprop.sklearn.streaming import fit_streaming
 
-__all__ = ["MLPClassifier", "MLPRegressor"]
+__all__ = ["MLPAutoencoder", "MLPClassifier", "MLPRegressor"]
 
 
 def _dataframe_module():
@@ -117,9 +122,10 @@ class _DaskMixin:
 
         return fit_streaming(pre, frames)
 
-    def fit(self, X: Any, y: Any = None, sample_weight: Any = None):
-        """Train on the cluster's partitions (see the module docstring)."""
-        return super().fit(self._dask_data(X, y, sample_weight))
+    def fit(self, X: Any, y: Any = None, sample_weight: Any = None, *, checkpoint: Any = None):
+        """Train on the cluster's partitions (see the module docstring); ``checkpoint``
+        resumes a checkpointed run (taken on a cluster or locally on the same rows)."""
+        return super().fit(self._dask_data(X, y, sample_weight), checkpoint=checkpoint)
 
     # -------------------------------------------------------------- outputs
     def _lazy(self, X: Any, method: str) -> Any:
@@ -237,3 +243,60 @@ class MLPRegressor(_DaskMixin, LocalMLPRegressor):
         self.client = client
 
     __init__.__signature__ = _signature_with_client(LocalMLPRegressor)  # type: ignore[attr-defined]
+
+
+class MLPAutoencoder(_DaskMixin, LocalMLPAutoencoder):
+    """:class:`bprop.MLPAutoencoder` on a Dask cluster (parameters by keyword, plus
+    ``client``): the targets are the inputs, t_p = x_p."""
+
+    _local_class = LocalMLPAutoencoder
+
+    def __init__(self, *, client: Any = None, **params: Any) -> None:
+        super().__init__(**params)
+        self.client = client
+
+    __init__.__signature__ = _signature_with_client(LocalMLPAutoencoder)  # type: ignore[attr-defined]
+
+    def fit(self, X: Any, y: Any = None, sample_weight: Any = None):
+        """Train the network to reproduce X (numeric rows on the cluster; y must be None)."""
+        if y is not None:
+            raise ValueError("an autoencoder's targets are its inputs; pass y=None")
+        rows = _numeric_rows(X)
+        self.preprocessor_ = None
+        return LocalMLPAutoencoder.fit(
+            self, DaskData(rows, rows, sample_weight, client=self.client)
+        )
+
+    def transform(self, X: Any) -> Any:
+        """The code layer's outputs, lazily (one task per partition)."""
+        return self._lazy(_numeric_rows(X), "transform")
+
+    def inverse_transform(self, X: Any) -> Any:
+        """The reconstructions from codes, lazily (one task per partition)."""
+        return self._lazy(_numeric_rows(X), "inverse_transform")
+
+    def _output_shape(self, method: str) -> tuple[int, ...]:
+        if method == "transform":
+            return (self.n_components_,)
+        return (self.n_features_in_,)
+
+
+def _numeric_rows(X: Any) -> Any:
+    """X as a dask array of rows: a dask array as it is, a DataFrame (or a Parquet path) of
+    numeric columns converted, anything else a clear error."""
+    import dask.array as da
+
+    dd = _dataframe_module()
+    if isinstance(X, str | os.PathLike):
+        X = dd.read_parquet(os.fspath(X))
+    if isinstance(X, dd.DataFrame):
+        bad = [str(c) for c in X.columns if X[c].dtype.kind not in "biuf"]
+        if bad:
+            raise ValueError(
+                f"column(s) {bad} are not numeric: an autoencoder reproduces numeric inputs; "
+                "encode or drop them first"
+            )
+        return X.to_dask_array(lengths=True).astype(float)
+    if not isinstance(X, da.Array):
+        raise ValueError(f"X must be a dask array or DataFrame, got {type(X).__name__}")
+    return X

@@ -25,6 +25,7 @@ from sklearn.utils import check_random_state
 from bprop.optim import ClosureRule
 from bprop.sklearn._params import hidden_sizes
 from bprop.sklearn._solvers import make_rule
+from bprop.training.checkpoint import restore, training_finished
 from bprop.training.parquet import TargetEncoder
 from bprop.training.threads import step_rows
 
@@ -67,9 +68,12 @@ def fit_streamed(
     n_outputs: int,
     encode_target: TargetEncoder | None,
     sample_weight: object = None,
+    checkpoint: Any = None,
 ) -> Any:
     """Fit estimator ``est`` on ``data`` (``n_outputs`` outputs, targets coded by
-    ``encode_target``); returns ``est``."""
+    ``encode_target``); returns ``est``. ``checkpoint`` (a Checkpoint or its path) resumes
+    a run checkpointed on the same data with the same parameters, as in-memory ``fit``
+    does: weights, rule state, epoch, history and random generator."""
     if sample_weight is not None:
         raise ValueError(
             "the sample weights belong to the data: ParquetData(..., sample_weight='w') or "
@@ -83,6 +87,8 @@ def fit_streamed(
         )
     if getattr(est, "class_weight", None) is not None:
         raise ValueError("class_weight needs the rows in memory; use sample weights instead")
+    if checkpoint is not None and est.warm_start:
+        raise ValueError("checkpoint resumes a fresh fit; not with warm_start")
     first_pass = not hasattr(est, "network_") or not est.warm_start
     layer_units = [data.n_features, *hidden_sizes(est), n_outputs]
     rs = check_random_state(est.random_state)
@@ -98,6 +104,10 @@ def fit_streamed(
     trainer = est._make_trainer(rule, source.n_rows, rs)
     source.block_rows = data.batch_rows or trainer.block_size
     est._trainer = trainer
+    finished = None
+    if checkpoint is not None:
+        restore(trainer, checkpoint)
+        finished = training_finished(trainer, est.max_iter)
     monitor = est._monitor(source.n_rows, source.weight_total, n_outputs, None, closure)
     val = None
     if any(c.needs_validation for c in trainer.stopping):
@@ -109,7 +119,8 @@ def fit_streamed(
                 "DaskData(..., validation=DaskData(...))"
             )
     rows = step_rows(trainer.mode, trainer.batch_size, source.block_rows, source.n_rows)
-    fit_kwargs = {"validation_data": val}
+    resumed = checkpoint is not None
+    fit_kwargs = {"validation_data": val, "resume": resumed}
     return est._train(
         trainer,
         monitor,
@@ -119,4 +130,6 @@ def fit_streamed(
         incremental=False,
         closure=closure,
         early=False,
+        finished=finished,
+        resumed=resumed,
     )

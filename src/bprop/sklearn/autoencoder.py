@@ -26,6 +26,7 @@ from bprop.core.network import Network
 from bprop.sklearn._base import BaseMLP
 from bprop.sklearn._params import hidden_sizes
 from bprop.sklearn._solvers import check_incremental_solver
+from bprop.sklearn._streamed import OutOfCoreData, check_no_y, fit_streamed
 
 __all__ = ["MLPAutoencoder"]
 
@@ -113,8 +114,18 @@ class MLPAutoencoder(ClassNamePrefixFeaturesOutMixin, TransformerMixin, BaseMLP)
 
     # ------------------------------------------------------------------ fit
     def fit(self, X, y=None, sample_weight=None):
-        """Train the network to reproduce X (y is ignored)."""
+        """Train the network to reproduce X (y is ignored), or out-of-memory rows whose
+        targets are their inputs (``bprop.dask.DaskData(X, X)``; y stays None)."""
         self._check_params()
+        if isinstance(X, OutOfCoreData):
+            check_no_y(y)
+            if len(X.target) != X.n_features or X.transform is not None:
+                raise ValueError(
+                    "an autoencoder's targets are its inputs: give data whose targets are its "
+                    f"feature columns (got {X.n_features} inputs, {len(X.target)} targets)"
+                )
+            fit_streamed(self, X, X.n_features, None, sample_weight)
+            return self._set_code_layer()
         return self._fit_autoencoder(X, sample_weight, incremental=False)
 
     @available_if(check_incremental_solver)
@@ -127,6 +138,9 @@ class MLPAutoencoder(ClassNamePrefixFeaturesOutMixin, TransformerMixin, BaseMLP)
         first_pass = not hasattr(self, "network_") or (not self.warm_start and not incremental)
         X = self._check_X(X, reset=first_pass)
         self._fit(X, X, sample_weight, incremental=incremental, stratify_ok=False)
+        return self._set_code_layer()
+
+    def _set_code_layer(self) -> MLPAutoencoder:
         self.code_layer_ = self._code_index()
         self.n_components_ = self.network_.sizes[self.code_layer_ + 1]
         return self

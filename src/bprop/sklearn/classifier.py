@@ -96,10 +96,12 @@ class MLPClassifier(ClassifierMixin, BaseMLP):
         self._check_params()
         if isinstance(X, OutOfCoreData):
             check_no_y(y)
-            return self._fit_streamed(X, sample_weight)
+            return self._fit_streamed(X, sample_weight, checkpoint)
         return self._fit_classifier(X, y, sample_weight, incremental=False, checkpoint=checkpoint)
 
-    def _fit_streamed(self, data: OutOfCoreData, sample_weight: object) -> MLPClassifier:
+    def _fit_streamed(
+        self, data: OutOfCoreData, sample_weight: object, checkpoint: object = None
+    ) -> MLPClassifier:
         """Classes from one streaming pass over the target column, then a streamed fit."""
         if len(data.target) != 1:
             raise ValueError("MLPClassifier on out-of-memory data needs a single target column")
@@ -108,7 +110,8 @@ class MLPClassifier(ClassifierMixin, BaseMLP):
         self._label_binarizer = LabelBinarizer().fit(classes)
         self.classes_ = self._label_binarizer.classes_
         n_outputs = 1 if self._label_binarizer.y_type_ == "binary" else len(self.classes_)
-        return fit_streamed(self, data, n_outputs, self._label_binarizer.transform, sample_weight)
+        encode = self._label_binarizer.transform
+        return fit_streamed(self, data, n_outputs, encode, sample_weight, checkpoint)
 
     @available_if(check_incremental_solver)
     def partial_fit(self, X, y, sample_weight=None, classes=None):

@@ -89,7 +89,7 @@ class MLPRegressor(RegressorMixin, BaseMLP):
         if isinstance(X, OutOfCoreData):
             check_no_y(y)
             check = _nonnegative_targets if self.loss == "poisson" else None
-            return fit_streamed(self, X, len(X.target), check, sample_weight)
+            return fit_streamed(self, X, len(X.target), check, sample_weight, checkpoint)
         return self._fit_regressor(X, y, sample_weight, incremental=False, checkpoint=checkpoint)
 
     @available_if(check_incremental_solver)
