@@ -70,7 +70,7 @@ def test_directory_instead_of_file(tmp_path, capsys):
 def test_unknown_format(tmp_path, capsys):
     path = tmp_path / "data.xlsx"
     path.write_text("x,y\n1,2\n")
-    _train_fails(capsys, tmp_path, path, "unknown data format '.xlsx'", ".csv or .parquet")
+    _train_fails(capsys, tmp_path, path, "unknown data format '.xlsx'", ".csv.gz or .parquet")
 
 
 def test_empty_file(tmp_path, capsys):
@@ -102,7 +102,7 @@ def test_non_numeric_cell_in_numeric_column(tmp_path, capsys):
     df.loc[6, "x"] = "12,5"
     path = tmp_path / "d.csv"
     df.to_csv(path, index=False)
-    _train_fails(capsys, tmp_path, path, "column 'x'", "non-numeric", "row 7", "'12,5'")
+    _train_fails(capsys, tmp_path, path, "column 'x'", "non-numeric", "data row 7", "'12,5'")
 
 
 def test_empty_cells_without_impute(tmp_path, capsys):
@@ -110,7 +110,7 @@ def test_empty_cells_without_impute(tmp_path, capsys):
     df.loc[3, "x"] = np.nan
     path = tmp_path / "d.csv"
     df.to_csv(path, index=False)
-    _train_fails(capsys, tmp_path, path, "column 'x' has empty cells", "row 4", "--impute")
+    _train_fails(capsys, tmp_path, path, "column 'x' has empty cells", "data row 4", "--impute")
 
 
 def test_empty_target_cells(tmp_path, capsys):
@@ -118,7 +118,7 @@ def test_empty_target_cells(tmp_path, capsys):
     df.loc[0, "y"] = np.nan
     path = tmp_path / "d.csv"
     df.to_csv(path, index=False)
-    _train_fails(capsys, tmp_path, path, "target column 'y' has empty cells", "row 1")
+    _train_fails(capsys, tmp_path, path, "target column 'y' has empty cells", "data row 1")
 
 
 def test_single_class(tmp_path, capsys):
@@ -158,10 +158,9 @@ def test_predict_missing_column(tmp_path, capsys, model):
     )
 
 
-def test_predict_extra_column(tmp_path, capsys, model):
-    df = _frame()
-    df["surprise"] = 1
-    _predict_fails(capsys, tmp_path, model, df, "unexpected column 'surprise'")
+def test_predict_missing_column_names_the_files_other_columns(tmp_path, capsys, model):
+    df = _frame().rename(columns={"colour": "color"})
+    _predict_fails(capsys, tmp_path, model, df, "missing column 'colour'", "other columns: 'color'")
 
 
 def test_predict_unseen_category(tmp_path, capsys, model):
@@ -175,7 +174,7 @@ def test_predict_unseen_category(tmp_path, capsys, model):
 def test_predict_empty_cell_without_impute(tmp_path, capsys, model):
     df = _frame()
     df.loc[5, "x"] = np.nan
-    _predict_fails(capsys, tmp_path, model, df, "column 'x' has empty cells", "row 6")
+    _predict_fails(capsys, tmp_path, model, df, "column 'x' has empty cells", "data row 6")
 
 
 def test_predict_non_numeric_cell(tmp_path, capsys, model):

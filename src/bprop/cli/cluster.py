@@ -93,13 +93,14 @@ def cluster_client(args: Any) -> Iterator[Any]:
         yield client
 
 
-def _read(path: str) -> Any:
+def _read(path: str, na_values: list[str]) -> Any:
     import dask.dataframe as dd
 
     if os.path.isdir(path) or path.lower().endswith((".parquet", ".pq")):
         return dd.read_parquet(path)
     if path.lower().endswith((".csv", ".tsv", ".txt")):
-        return dd.read_csv(path, sep="\t" if path.lower().endswith(".tsv") else ",")
+        sep = "\t" if path.lower().endswith(".tsv") else ","
+        return dd.read_csv(path, sep=sep, na_values=na_values or None)
     raise CLIError(f"{path}: give a .csv or .parquet file or a directory of Parquet files")
 
 
@@ -124,7 +125,7 @@ def fit_on_cluster(
     parameters the cluster's estimator takes; ``checkpoint`` resumes a checkpointed run."""
     if not os.path.exists(path):
         raise CLIError(f"{path}: no such file or directory")
-    frame = _read(path)
+    frame = _read(path, s.get("na_values", []))
     sample = frame.head(SAMPLE_ROWS, npartitions=-1)
     spec = infer_table(
         sample,

@@ -40,6 +40,7 @@ __all__ = [
     "HelpFormatter",
     "Model",
     "about",
+    "add_na_values",
     "check_writable",
     "common_options",
     "emit",
@@ -176,6 +177,24 @@ class HelpFormatter(argparse.ArgumentDefaultsHelpFormatter):
         if empty or "default" in (action.help or ""):
             return action.help
         return super()._get_help_string(action)
+
+
+def _text_list(text: str) -> list[str]:
+    """'?,-' -> ['?', '-'] (empty items dropped)."""
+    return [t for t in text.split(",") if t]
+
+
+def add_na_values(p: argparse.ArgumentParser) -> None:
+    """Add ``--na-values`` (repeatable, or a comma list) to a command reading data."""
+    p.add_argument(
+        "--na-values",
+        action="extend",
+        type=_text_list,
+        default=[],
+        metavar="TEXT[,TEXT...]",
+        help="cell texts that mean an empty cell, besides pandas' defaults (NA, NaN, null, "
+        "empty), e.g. --na-values '?' (repeatable)",
+    )
 
 
 def common_options(json_flag: bool = False) -> argparse.ArgumentParser:

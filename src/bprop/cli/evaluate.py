@@ -8,6 +8,7 @@ from typing import Any
 from bprop.cli.common import (
     CLIError,
     about,
+    add_na_values,
     common_options,
     emit,
     emit_json,
@@ -21,11 +22,20 @@ __all__ = ["add_parser", "evaluate"]
 
 def evaluate(args: argparse.Namespace) -> int:
     model = load_model(args.model)
-    df = read_table(args.data)
-    if model.target is not None and args.target != model.target:
+    if args.target is None:
+        if model.target is None:
+            raise CLIError(
+                f"{args.model}: the model does not name its target column; give --target COL"
+            )
+        args.target = model.target
+    elif model.target is not None and args.target != model.target:
         raise CLIError(f"the model predicts {model.target!r}, not {args.target!r}")
+    df = read_table(args.data, args.na_values)
     if args.target not in df.columns:
-        raise DataError(f"{args.data}: target column {args.target!r} not found")
+        raise DataError(
+            f"{args.data}: target column {args.target!r} not found; the columns are: "
+            f"{', '.join(df.columns)}"
+        )
     task, classes = model.task, model.classes
     with about(args.data):
         spec = model.table or TableSpec(args.target, task, [], [])
@@ -68,6 +78,12 @@ def add_parser(sub: Any) -> None:
         "(these read the numeric columns other than the target, in order).",
     )
     p.add_argument("model")
-    p.add_argument("data")
-    p.add_argument("--target", required=True, help="the target column")
+    p.add_argument("data", help="labelled data (.csv, .csv.gz, .parquet; - for CSV on stdin)")
+    p.add_argument(
+        "--target",
+        default=None,
+        help="the target column (default: the one the model was trained on; needed for "
+        "estimator and network files)",
+    )
+    add_na_values(p)
     p.set_defaults(func=evaluate)

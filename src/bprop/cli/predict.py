@@ -1,4 +1,9 @@
-"""``bprop predict``: a model's predictions for the rows of a data file."""
+"""``bprop predict``: a model's predictions for the rows of a data file.
+
+A model from ``bprop train`` takes its columns by name (the file's other columns are
+ignored); ``--keep COL`` copies columns of the file (an ID) into the output, before the
+``prediction`` and ``proba_<label>`` columns. DATA ``-`` reads CSV from stdin, ``--out -``
+(the default) writes CSV to stdout."""
 
 from __future__ import annotations
 
@@ -6,28 +11,48 @@ import argparse
 import sys
 from typing import Any
 
-from bprop.cli.common import CLIError, about, check_writable, common_options, emit, load_model
-from bprop.sklearn.tabular import pandas_module, read_table, write_table
+from bprop.cli.common import (
+    CLIError,
+    about,
+    add_na_values,
+    check_writable,
+    common_options,
+    emit,
+    load_model,
+)
+from bprop.sklearn.tabular import STDIO, DataError, pandas_module, read_table, write_table
 
 __all__ = ["add_parser", "predict"]
 
 
 def predict(args: argparse.Namespace) -> int:
     pd = pandas_module()
-    if args.out:
+    to_file = args.out not in (None, STDIO)
+    if to_file:
         check_writable(args.out)
     model = load_model(args.model)
-    df = read_table(args.data)
+    df = read_table(args.data, args.na_values)
     if args.proba and model.task != "classification":
         raise CLIError("--proba needs a classification model")
+    missing = [k for k in args.keep if k not in df.columns]
+    if missing:
+        raise DataError(
+            f"{args.data}: --keep column {missing[0]!r} not found; the columns are: "
+            f"{', '.join(df.columns)}"
+        )
     with about(args.data):
         pred, proba = model.predict(df, args.target)
-    out = pd.DataFrame({"prediction": pred})
+    out = pd.DataFrame({k: df[k].to_numpy() for k in dict.fromkeys(args.keep)})
+    results = {"prediction": pred}
     if args.proba:
         assert proba is not None and model.classes is not None
         for label, column in zip(model.classes, proba.T, strict=True):
-            out[f"proba_{label}"] = column
-    if args.out:
+            results[f"proba_{label}"] = column
+    clash = [k for k in results if k in out.columns]
+    if clash:
+        raise CLIError(f"--keep {clash[0]}: the output has its own {clash[0]!r} column")
+    out = out.assign(**results)
+    if to_file:
         write_table(out, args.out)
         emit(args, f"{len(out)} predictions written to {args.out}")
     else:
@@ -45,12 +70,22 @@ def add_parser(sub: Any) -> None:
         "or MLPRegressor, or a network (the file's numeric columns in order).",
     )
     p.add_argument("model", help="model file (bprop train, an estimator's save, a network)")
-    p.add_argument("data", help="data file (.csv or .parquet)")
-    p.add_argument("--out", help="write predictions here (.csv or .parquet); default: stdout")
+    p.add_argument("data", help="data file (.csv, .csv.gz, .parquet; - for CSV on stdin)")
+    p.add_argument(
+        "--out", help="write predictions here (.csv, .csv.gz, .parquet; - or unset: stdout)"
+    )
+    p.add_argument(
+        "--keep",
+        action="append",
+        default=[],
+        metavar="COL",
+        help="copy this column of DATA into the output, e.g. an ID (repeatable)",
+    )
     p.add_argument("--proba", action="store_true", help="add class probabilities")
     p.add_argument(
         "--target",
         default=None,
         help="a column to leave out (for models that read the numeric columns in order)",
     )
+    add_na_values(p)
     p.set_defaults(func=predict)

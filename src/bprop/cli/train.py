@@ -31,6 +31,7 @@ from bprop.cli.common import (
     CLIError,
     HelpFormatter,
     about,
+    add_na_values,
     check_writable,
     common_options,
     emit,
@@ -48,6 +49,7 @@ from bprop.sklearn.classifier import MLPClassifier
 from bprop.sklearn.pipeline_file import save_pipeline
 from bprop.sklearn.regressor import MLPRegressor
 from bprop.sklearn.tabular import (
+    STDIO,
     check_frame,
     final_estimator,
     infer_table,
@@ -152,7 +154,10 @@ def _settings(args: argparse.Namespace) -> tuple[dict[str, Any], Any]:
     if not args.resume:
         if not args.target:
             raise CLIError("give the target column with --target COL")
-        return {k: getattr(args, k) for k in SETTINGS} | {"target": args.target}, None
+        given = {"target": args.target, "na_values": args.na_values}
+        return {k: getattr(args, k) for k in SETTINGS} | given, None
+    if args.data == STDIO:
+        raise CLIError("--resume checks that the data are the checkpoint's: give the file, not -")
     checkpoint = load_checkpoint(args.resume)
     saved = checkpoint.metadata.get("training")
     if not isinstance(saved, dict) or not all(k in saved for k in (*SETTINGS, "target")):
@@ -176,6 +181,12 @@ def _settings(args: argparse.Namespace) -> tuple[dict[str, Any], Any]:
             f"{args.resume}: the checkpoint trains column {saved['target']!r}, not {args.target!r}"
         )
     settings = {k: saved[k] for k in (*SETTINGS, "target")}
+    settings["na_values"] = saved.get("na_values", [])
+    if args.na_values and args.na_values != settings["na_values"]:
+        raise CLIError(
+            f"--na-values {','.join(args.na_values)!r} differs from the checkpoint's "
+            f"{','.join(settings['na_values'])!r}; a resumed run keeps its settings"
+        )
     settings["param"] = [(k, tuple(v) if isinstance(v, list) else v) for k, v in saved["param"]]
     return settings, checkpoint
 
@@ -188,8 +199,8 @@ def train(args: argparse.Namespace) -> int:
         check_writable(args.checkpoint)
     if args.workers is not None or args.scheduler:
         return _train_on_cluster(args, start)
-    df = read_table(args.data)
     s, checkpoint = _settings(args)
+    df = read_table(args.data, s["na_values"])
     dtype = as_float_dtype(s["dtype"])
     with about(args.data):
         spec = infer_table(
@@ -202,6 +213,8 @@ def train(args: argparse.Namespace) -> int:
         )
         X = check_frame(spec, df, dtype=dtype)
         y = target_values(spec, df)
+    if not args.json:
+        emit(args, task_line(spec.task, len(np.unique(y)), s["task"] is not None))
     n_val = int(np.ceil(s["val_fraction"] * len(df))) if s["val_fraction"] > 0 else 0
     if s["val_fraction"] > 0 and (n_val < 2 or len(df) - n_val < 1):
         raise CLIError(
@@ -212,7 +225,7 @@ def train(args: argparse.Namespace) -> int:
         **s,
         "param": [list(p) for p in s["param"]],
         "data": os.path.basename(args.data),
-        "data_sha256": sha256(args.data),
+        "data_sha256": df.attrs.get("sha256") or sha256(args.data),
         "rows": len(df),
         "n_train": len(df) - n_val,
         "n_validation": n_val,
@@ -258,6 +271,7 @@ def train(args: argparse.Namespace) -> int:
     if args.plots:
         training_plots(load_model(args.out), df, args.plots)
     summary = _summary(spec.task, est, metrics, args.out, seconds)
+    summary["task_inferred"] = s["task"] is None
     if args.json:
         emit_json(summary)
     else:
@@ -311,11 +325,21 @@ def _train_on_cluster(args: argparse.Namespace, start: float) -> int:
     save_pipeline(pipeline, args.out, extra)
     summary = _summary(spec.task, est, metrics, args.out, time.perf_counter() - start)
     summary["cluster"] = record["cluster"]
+    summary["task_inferred"] = s["task"] is None
+    if not args.json:
+        n_classes = len(getattr(est, "classes_", ()))
+        emit(args, task_line(spec.task, n_classes, s["task"] is not None))
     if args.json:
         emit_json(summary)
     else:
         _print_summary(args, summary)
     return 0
+
+
+def task_line(task: str, n_classes: int, given: bool) -> str:
+    """'task: classification (2 classes), inferred; --task to override' (or ', given')."""
+    what = f"{task} ({n_classes} classes)" if task == "classification" else task
+    return f"task: {what}, " + ("given (--task)" if given else "inferred; --task to override")
 
 
 def _classes(est: Any) -> list | None:
@@ -383,5 +407,6 @@ def add_parser(sub: Any) -> None:
         formatter_class=HelpFormatter,
     )
     add_train_options(p)
+    add_na_values(p)
     add_cluster_options(p)
     p.set_defaults(func=train)

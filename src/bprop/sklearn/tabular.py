@@ -1,8 +1,9 @@
-"""Tabular data files (CSV, Parquet) and the scikit-learn pipeline ``bprop train`` fits.
+"""Tabular data and the scikit-learn pipeline ``bprop train`` fits.
 
-bprop's own part is thin: reading and writing files, inferring the kind of each column
-and the task, and checking a table against a model with messages that name the columns,
-rows and values at fault. The preprocessing itself is scikit-learn's
+bprop's own part is thin: reading and writing files (:mod:`bprop.sklearn.table_files`),
+inferring the kind of each column and the task (:mod:`bprop.sklearn.column_kinds`), and
+checking a table against a model with messages that name the columns, data rows and
+values at fault. The preprocessing itself is scikit-learn's
 (:func:`make_pipeline`):
 
     Pipeline([
@@ -33,9 +34,7 @@ Every problem with a file or its content is a :class:`DataError` (a ValueError).
 
 from __future__ import annotations
 
-import os
 from dataclasses import dataclass, field
-from pathlib import Path
 from typing import Any
 
 import numpy as np
@@ -44,9 +43,18 @@ from sklearn.impute import SimpleImputer
 from sklearn.pipeline import Pipeline
 from sklearn.preprocessing import OneHotEncoder, StandardScaler
 
-from bprop.files import atomic_write
+from bprop.sklearn.column_kinds import column_kinds, infer_task, numeric_values
+from bprop.sklearn.table_files import (
+    STDIO,
+    DataError,
+    pandas_module,
+    read_table,
+    rows_text,
+    write_table,
+)
 
 __all__ = [
+    "STDIO",
     "DataError",
     "TableSpec",
     "check_frame",
@@ -63,126 +71,12 @@ __all__ = [
 ]
 
 TASKS = ("classification", "regression")
-_CSV = (".csv", ".tsv", ".txt")
-_PARQUET = (".parquet", ".pq")
-#: an integer target with at most this many distinct values is taken as class labels
-MAX_INTEGER_CLASSES = 20
-
-
-class DataError(ValueError):
-    """A data file that cannot be read, or whose content does not fit the model."""
-
-
-def pandas_module():
-    """pandas, or a DataError saying how to install it."""
-    try:
-        import pandas as pd
-    except ImportError:  # pragma: no cover - the 'files' extra
-        raise DataError("reading data files needs pandas: pip install 'bprop[files]'") from None
-    return pd
-
-
-# ---------------------------------------------------------------------------- files
-def read_table(path: str | os.PathLike):
-    """A pandas DataFrame from a CSV (.csv, .tsv, .txt) or Parquet (.parquet, .pq) file."""
-    pd = pandas_module()
-    p = Path(path)
-    suffix = p.suffix.lower()
-    if suffix not in _CSV + _PARQUET:
-        raise DataError(
-            f"{path}: unknown data format {suffix or '(no extension)'!r}; "
-            "give a .csv or .parquet file"
-        )
-    if not p.exists():
-        raise DataError(f"{path}: no such file")
-    if p.is_dir():
-        raise DataError(f"{path}: is a directory, not a data file")
-    try:
-        if p.stat().st_size == 0:
-            raise DataError(f"{path}: the file is empty")
-        if suffix in _PARQUET:
-            df = pd.read_parquet(p)
-        else:
-            df = pd.read_csv(p, sep="\t" if suffix == ".tsv" else ",")
-    except DataError:
-        raise
-    except PermissionError:
-        raise DataError(f"{path}: permission denied; check the file's permissions") from None
-    except OSError as exc:
-        raise DataError(f"{path}: cannot read the file ({exc.strerror or exc})") from None
-    except pd.errors.EmptyDataError:
-        raise DataError(f"{path}: the file is empty") from None
-    except Exception as exc:  # pandas/pyarrow parser errors have many types
-        first = str(exc).strip().splitlines()[0] if str(exc).strip() else type(exc).__name__
-        raise DataError(f"{path}: not a readable {suffix[1:]} file ({first})") from None
-    if df.shape[1] == 0:
-        raise DataError(f"{path}: no columns found")
-    if df.shape[0] == 0:
-        raise DataError(f"{path}: no data rows (only a header)")
-    df.columns = [str(c) for c in df.columns]
-    if len(set(df.columns)) != len(df.columns):
-        raise DataError(f"{path}: duplicate column names")
-    return df
-
-
-def write_table(df, path: str | os.PathLike) -> None:
-    """Write a DataFrame as CSV or Parquet (by extension), atomically."""
-    suffix = Path(path).suffix.lower()
-    if suffix in _PARQUET:
-        with atomic_write(path, "wb") as fh:
-            df.to_parquet(fh, index=False)
-    elif suffix in _CSV:
-        with atomic_write(path, "w") as fh:
-            df.to_csv(fh, index=False, sep="\t" if suffix == ".tsv" else ",")
-    else:
-        raise DataError(f"{path}: unknown output format {suffix!r}; use .csv or .parquet")
-
-
-# ---------------------------------------------------------------------------- columns
-def rows_text(mask) -> str:
-    """'row 4' or 'rows 1, 3, ...' (1-based) for a boolean mask over the rows."""
-    idx = np.flatnonzero(np.asarray(mask))
-    shown = ", ".join(str(i + 1) for i in idx[:5])
-    return f"row{'s' if len(idx) > 1 else ''} {shown}{', ...' if len(idx) > 5 else ''}"
-
-
-def _to_numeric(series, name: str) -> np.ndarray:
-    """A float column; non-numeric cells are a DataError naming the row and value."""
-    pd = pandas_module()
-    if series.dtype.kind in "biuf":
-        return np.array(series.to_numpy(dtype=float, na_value=np.nan), dtype=float)
-    values = pd.to_numeric(series, errors="coerce")
-    bad = values.isna() & series.notna()
-    if bad.any():
-        first = series[bad].iloc[0]
-        raise DataError(
-            f"column {name!r} is numeric but has non-numeric cells ({rows_text(bad)}, e.g. "
-            f"{first!r}); fix them, or treat the column as categorical (--categorical {name})"
-        )
-    return np.array(values.to_numpy(dtype=float, na_value=np.nan), dtype=float)
-
-
-def _looks_numeric(series) -> bool:
-    """An object column whose non-empty cells are mostly numbers (a numeric column with typos)."""
-    pd = pandas_module()
-    cells = series.dropna()
-    if len(cells) == 0:
-        return False
-    return bool(pd.to_numeric(cells, errors="coerce").notna().mean() >= 0.5)
-
-
-def _is_text(series) -> bool:
-    return series.dtype.kind not in "biufc"
-
-
-def infer_task(series) -> str:
-    """'classification' for string, boolean or categorical targets and integers with at
-    most 20 distinct values; 'regression' for other numbers."""
-    if series.dtype.kind in "fc":
-        return "regression"
-    if series.dtype.kind in "iu":
-        return "classification" if series.nunique() <= MAX_INTEGER_CLASSES else "regression"
-    return "classification"
+#: what to do about cells that are not numbers: in training / with a fitted model
+_NUMERIC_HINT = {
+    True: "; fix them, mark them empty with --na-values VALUE, or treat the column as "
+    "categories with --categorical {name}",
+    False: "; fix them, or mark them empty with --na-values VALUE",
+}
 
 
 @dataclass
@@ -224,11 +118,20 @@ def infer_table(
     y = df[target]
     if y.isna().any():
         raise DataError(
-            f"target column {target!r} has empty cells ({rows_text(y.isna())}); remove those rows"
+            f"target column {target!r} has empty cells ({rows_text(y.isna(), y.index)}); "
+            "remove those rows"
         )
     task = task or infer_task(y)
     if task not in TASKS:
         raise DataError(f"task must be 'classification' or 'regression', got {task!r}")
+    if task == "regression" and y.dtype.kind not in "biuf":
+        numeric_values(
+            y,
+            target,
+            "; a regression predicts numbers: fix those cells, or leave out "
+            "--task regression to train a classifier of these labels",
+            f"target column {target!r}",
+        )
     if task == "classification":
         classes = np.unique(y.to_numpy())
         if len(classes) < 2:
@@ -239,15 +142,7 @@ def infer_table(
     features = [c for c in df.columns if c != target and c not in drop]
     if not features:
         raise DataError("no feature columns left besides the target")
-    numeric, cats = [], []
-    for name in features:
-        s = df[name]
-        if s.isna().all():
-            raise DataError(f"column {name!r} has no values; drop it with --drop {name}")
-        if name in categorical or s.dtype.kind == "b" or (_is_text(s) and not _looks_numeric(s)):
-            cats.append(name)
-        else:
-            numeric.append(name)
+    numeric, cats = column_kinds(df, features, categorical)
     spec = TableSpec(target, task, numeric, cats, list(drop), impute)
     check_frame(spec, df)
     target_values(spec, df)
@@ -256,23 +151,19 @@ def infer_table(
 
 def check_frame(spec: TableSpec, df, pipeline: Any = None, dtype: Any = np.float64):
     """The feature columns of ``df`` as the pipeline takes them (numeric columns as
-    ``dtype``), after checking them: missing or unexpected columns, non-numeric or
-    infinite cells, empty cells (without imputation) and, given the fitted ``pipeline``,
-    categories not seen in training are a DataError naming them."""
+    ``dtype``), after checking them: missing columns, non-numeric or infinite cells, empty
+    cells (without imputation) and, given the fitted ``pipeline``, categories not seen in
+    training are a DataError naming them. Other columns are ignored."""
     pd = pandas_module()
     names = spec.features
     missing = [n for n in names if n not in df.columns]
     if missing:
+        known_names = {*names, *spec.dropped, *([spec.target] if spec.target else [])}
+        others = [repr(c) for c in df.columns if c not in known_names]
         raise DataError(
             f"missing column{'s' if len(missing) > 1 else ''} "
             f"{', '.join(repr(m) for m in missing)}; the model needs: {', '.join(names)}"
-        )
-    allowed = {*names, *spec.dropped, *([spec.target] if spec.target else [])}
-    extra = [c for c in df.columns if c not in allowed]
-    if extra:
-        raise DataError(
-            f"unexpected column{'s' if len(extra) > 1 else ''} "
-            f"{', '.join(repr(e) for e in extra)} (not in the training data); remove them"
+            + (f" (the file's other columns: {', '.join(others[:10])})" if others else "")
         )
     known = _categories(pipeline) if pipeline is not None else {}
     out = {}
@@ -286,12 +177,14 @@ def check_frame(spec: TableSpec, df, pipeline: Any = None, dtype: Any = np.float
                 else "or pass --impute to fill them with the training mean / most frequent value"
             )
             raise DataError(
-                f"column {name!r} has empty cells ({rows_text(empty)}); fill them {hint}"
+                f"column {name!r} has empty cells ({rows_text(empty, s.index)}); fill them {hint}"
             )
         if name in spec.numeric:
-            x = _to_numeric(s, name)
+            x = numeric_values(s, name, _NUMERIC_HINT[pipeline is None].format(name=name))
             if np.isinf(x).any():
-                raise DataError(f"column {name!r} has infinite values")
+                raise DataError(
+                    f"column {name!r} has infinite values ({rows_text(np.isinf(x), s.index)})"
+                )
             out[name] = x.astype(dtype)
             continue
         values = s if s.dtype.kind in "biuf" else s.astype(object).where(s.notna(), np.nan)
@@ -317,12 +210,18 @@ def target_values(spec: TableSpec, df, classes: Any = None) -> np.ndarray:
     y = df[name]
     if y.isna().any():
         raise DataError(
-            f"target column {name!r} has empty cells ({rows_text(y.isna())}); remove those rows"
+            f"target column {name!r} has empty cells ({rows_text(y.isna(), y.index)}); "
+            "remove those rows"
         )
     if spec.task == "regression":
-        t = _to_numeric(y, name)
+        t = numeric_values(
+            y, name, "; a regression predicts numbers: fix those cells", f"target column {name!r}"
+        )
         if not np.all(np.isfinite(t)):
-            raise DataError(f"target column {name!r} has infinite values")
+            inf = ~np.isfinite(t)
+            raise DataError(
+                f"target column {name!r} has infinite values ({rows_text(inf, y.index)})"
+            )
         return t
     labels = y.to_numpy()
     if classes is not None:
@@ -330,7 +229,8 @@ def target_values(spec: TableSpec, df, classes: Any = None) -> np.ndarray:
         if unknown.any():
             raise DataError(
                 f"target column {name!r} has labels the model does not know: "
-                f"{', '.join(sorted({str(v) for v in labels[unknown]})[:5])}"
+                f"{', '.join(sorted({str(v) for v in labels[unknown]})[:5])} "
+                f"({rows_text(unknown, y.index)})"
             )
     return labels
 
