@@ -3,9 +3,12 @@
     python bench/fullgrad.py [--iterations 20] [--repeats 3]    # bprop, prints one JSON line
     python bench/fullgrad.py --spark [--iterations 20]          # Spark MLlib, one JSON line
 
-bprop: one full-batch gradient through ``Network.gradient`` on all the rows (forward, loss,
-backward; sum of the categorical cross-entropy), the GEMMs of that gradient alone at the
-same shapes (``workloads.gemm_seconds``), and L-BFGS through ``MLPClassifier(solver=
+bprop: one full-batch gradient as L-BFGS forms it (``ArrayData.full_batch``: blocks of 8192
+rows, each through the compiled block kernel where it applies; forward, loss, backward,
+sum of the categorical cross-entropy), the same with the compiled path disabled (NumPy,
+``Network.gradient`` per block) and through ``Network.gradient`` on all rows at once; the
+GEMMs of that gradient alone (``workloads.gemm_seconds``) at the full-batch shapes and in
+blocks of 8192 rows; and L-BFGS through ``MLPClassifier(solver=
 'lbfgs')`` for ``--iterations`` iterations: seconds per iteration, final loss (mean
 cross-entropy) and training accuracy. Spark (benchmark only: ``pip install pyspark``, Java
 17): ``MultilayerPerceptronClassifier`` (sigmoid hidden units, softmax output, L-BFGS) in
@@ -23,6 +26,7 @@ import sys
 import tempfile
 import time
 import warnings
+from dataclasses import replace
 from pathlib import Path
 
 import numpy as np
@@ -40,18 +44,30 @@ WORKLOAD = Workload(
 def bprop_part(iterations: int, repeats: int) -> dict:
     from bprop import MLPClassifier, Network
     from bprop.core.losses import get_loss
+    from bprop.training import fast
+    from bprop.training.sources import ArrayData
 
     X, y = make_data(WORKLOAD)
     T = np.eye(3)[y]
     net = Network(WORKLOAD.sizes, "logistic", "softmax", seed=0)
     loss = get_loss("categorical_cross_entropy")
-    net.gradient(X[:1000], T[:1000], loss)  # warm-up
-    best = np.inf
-    for _ in range(repeats):
-        start = time.perf_counter()
-        net.gradient(X, T, loss)
-        best = min(best, time.perf_counter() - start)
+    data = ArrayData(X, T, None, float(len(X)))
+
+    def best_of(fn) -> float:
+        fn()  # warm-up (and the kernel's compilation)
+        best = np.inf
+        for _ in range(repeats):
+            start = time.perf_counter()
+            fn()
+            best = min(best, time.perf_counter() - start)
+        return best
+
+    best = best_of(lambda: data.full_batch(net, loss))
+    with fast.disabled():
+        numpy_best = best_of(lambda: data.full_batch(net, loss))
+    whole = best_of(lambda: net.gradient(X, T, loss))
     gemm = gemm_seconds(WORKLOAD, repeats)
+    gemm_blocks = gemm_seconds(replace(WORKLOAD, batch=data.block_rows), repeats)
     clf = MLPClassifier(
         hidden_layer_sizes=(16,),
         activation="logistic",
@@ -70,8 +86,13 @@ def bprop_part(iterations: int, repeats: int) -> dict:
         seconds = time.perf_counter() - start
     return {
         "gradient_seconds": best,
+        "compiled": fast.batch_reason(net, loss) is None,
+        "numpy_gradient_seconds": numpy_best,
+        "network_gradient_seconds": whole,
         "gemm_seconds": gemm,
+        "gemm_block_seconds": gemm_blocks,
         "gradient_vs_gemm": best / gemm,
+        "gradient_vs_block_gemm": best / gemm_blocks,
         "lbfgs_iterations": int(clf.n_iter_),
         "lbfgs_seconds": seconds,
         "lbfgs_seconds_per_iteration": seconds / max(clf.n_iter_, 1),

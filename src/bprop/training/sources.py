@@ -38,6 +38,7 @@ from bprop.core.activations import Activation
 from bprop.core.jacobian import gauss_newton
 from bprop.core.losses import Loss
 from bprop.core.network import Network
+from bprop.training import fast
 from bprop.training.metrics import AccuracyCounter
 
 __all__ = [
@@ -47,6 +48,7 @@ __all__ = [
     "DataSource",
     "FullBatchSums",
     "StepSource",
+    "block_gradient",
     "sum_evaluations",
     "sum_gradients",
 ]
@@ -148,6 +150,30 @@ class BindableData(Protocol):
     def bind_validation(self, network: Network, block_rows: int) -> DataSource | None: ...
 
 
+def block_gradient(
+    network: Network,
+    loss: Loss,
+    X: np.ndarray,
+    T: np.ndarray,
+    sample_weight: np.ndarray | None = None,
+    counter: AccuracyCounter | None = None,
+) -> tuple[float, float]:
+    """(sum_p s_p E_p, correct) of one block, with g = sum_p s_p dE_p/dw left in
+    ``network.grad``: the one per-block function of every full-batch sum.
+
+    The compiled block kernel (:func:`bprop.training.fast.block_gradient`: forward and
+    backward elementwise work fused per cache-sized sub-block) where it applies, else
+    ``Network.gradient``; the two agree to rounding error. The same block gives the same
+    bits on every call in the same environment.
+    """
+    result = fast.block_gradient(network, loss, X, T, sample_weight, counter)
+    if result is not None:
+        return result
+    E = network.gradient(X, T, loss, sample_weight)
+    correct = 0.0 if counter is None else counter.count(network.outputs[-1], T, sample_weight)
+    return E, correct
+
+
 def sum_gradients(
     network: Network,
     loss: Loss,
@@ -156,15 +182,15 @@ def sum_gradients(
 ) -> tuple[float, np.ndarray, float]:
     """(sum_p s_p E_p, sum_p s_p dE_p/dw, correct) over ``blocks``, added in their order.
 
-    g = 0; for each block B in turn: g += sum_{p in B} s_p dE_p/dw. A source that yields the
-    same blocks gets the same bits.
+    g = 0; for each block B in turn: g += sum_{p in B} s_p dE_p/dw (:func:`block_gradient`).
+    A source that yields the same blocks gets the same bits.
     """
     acc = np.zeros_like(network.grad)
     E = correct = 0.0
     for x, t, s in blocks:
-        E += network.gradient(x, t, loss, s)
-        if counter is not None:
-            correct += counter.count(network.outputs[-1], t, s)
+        E_block, correct_block = block_gradient(network, loss, x, t, s, counter)
+        E += E_block
+        correct += correct_block
         acc += network.grad
     return E, acc, correct
 
@@ -213,12 +239,7 @@ class ArrayData:
         self, network: Network, loss: Loss, counter: AccuracyCounter | None = None
     ) -> FullBatchSums:
         if self.X.shape[0] <= self.block_rows:  # one block: the gradient stays in place
-            E = network.gradient(self.X, self.T, loss, self.sample_weight)
-            correct = (
-                0.0
-                if counter is None
-                else counter.count(network.outputs[-1], self.T, self.sample_weight)
-            )
+            E, correct = block_gradient(network, loss, self.X, self.T, self.sample_weight, counter)
             return FullBatchSums(E, network.grad, self.weight_total, correct)
         E, grad, correct = sum_gradients(network, loss, self._blocks(), counter)
         return FullBatchSums(E, grad, self.weight_total, correct)

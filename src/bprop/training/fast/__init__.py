@@ -57,7 +57,17 @@ from bprop.core.network import Network
 from bprop.optim.base import StepForm
 from bprop.training.metrics import AccuracyCounter
 
-__all__ = ["EpochSpec", "available", "disabled", "enabled", "run_epoch", "set_enabled", "why_not"]
+__all__ = [
+    "EpochSpec",
+    "available",
+    "batch_reason",
+    "block_gradient",
+    "disabled",
+    "enabled",
+    "run_epoch",
+    "set_enabled",
+    "why_not",
+]
 
 
 @dataclass(frozen=True)
@@ -92,6 +102,9 @@ class EpochResult:
     penalty: float
 
 
+_DISABLED = "the compiled path is disabled (BPROP_FAST=0 or bprop.training.fast.set_enabled(False))"
+
+
 def _env_enabled(value: str) -> bool:
     """The meaning of the environment variable BPROP_FAST: off for 0/false/no/off."""
     return value.strip().lower() not in ("0", "false", "no", "off")
@@ -102,6 +115,7 @@ _state: dict[str, Any] = {
     "kernels": None,  # the imported module, once loaded
     "import_error": None,
     "built": {},  # compiled kernels by the identity of their forms
+    "batch": None,  # the full-batch block kernels' module, loaded with "kernels"
 }
 
 
@@ -134,11 +148,12 @@ def disabled() -> Iterator[None]:
 def _load_kernels():
     if _state["kernels"] is None and _state["import_error"] is None:
         try:
+            from bprop.training.fast import _batch as batch
             from bprop.training.fast import _kernels as kernels
         except ImportError as exc:  # numba missing or broken: the NumPy path is used
             _state["import_error"] = exc
         else:
-            _state["kernels"] = kernels
+            _state["kernels"], _state["batch"] = kernels, batch
     return _state["kernels"]
 
 
@@ -181,20 +196,9 @@ def _loss_forms(loss: Loss, output: Any, out_form: Any) -> tuple[Callable | None
     return None
 
 
-def _plan(spec: EpochSpec) -> _Plan | str:
-    """The forms of the kernel that runs ``spec``'s epochs, or the reason there is none."""
-    if not enabled():
-        return (
-            "the compiled path is disabled (BPROP_FAST=0 or bprop.training.fast.set_enabled(False))"
-        )
-    if spec.mode not in ("online", "minibatch"):
-        return f"mode {spec.mode!r} uses the NumPy path (BLAS on blocks)"
-    if spec.weighted:
-        return "sample weights are not supported by the compiled kernel"
-    rule, net = spec.rule, spec.network
-    step = rule.compiled_form() if hasattr(rule, "compiled_form") else None
-    if not isinstance(step, StepForm):
-        return f"rule {type(rule).__name__} has no compiled kernel"
+def _model_forms(net: Network, loss: Loss) -> tuple | str:
+    """(distinct hidden forms, each hidden layer's index among them, output form, loss
+    element form, loss fused row) of a network and loss, or the reason there are none."""
     hidden: list[ElementwiseForm] = []
     index = []
     for act in net.activations[:-1]:
@@ -206,9 +210,28 @@ def _plan(spec: EpochSpec) -> _Plan | str:
         index.append(hidden.index(form))
     output = net.output_activation
     out_form = output.compiled_form()
-    loss_forms = None if out_form is None else _loss_forms(spec.loss, output, out_form)
+    loss_forms = None if out_form is None else _loss_forms(loss, output, out_form)
     if loss_forms is None:
-        return f"loss {spec.loss.name!r} with output {output.name!r} has no compiled kernel"
+        return f"loss {loss.name!r} with output {output.name!r} has no compiled kernel"
+    return tuple(hidden), np.array(index, np.int64), out_form, *loss_forms
+
+
+def _plan(spec: EpochSpec) -> _Plan | str:
+    """The forms of the kernel that runs ``spec``'s epochs, or the reason there is none."""
+    if not enabled():
+        return _DISABLED
+    if spec.mode not in ("online", "minibatch"):
+        return f"mode {spec.mode!r} uses the NumPy path (BLAS on blocks)"
+    if spec.weighted:
+        return "sample weights are not supported by the compiled kernel"
+    rule, net = spec.rule, spec.network
+    step = rule.compiled_form() if hasattr(rule, "compiled_form") else None
+    if not isinstance(step, StepForm):
+        return f"rule {type(rule).__name__} has no compiled kernel"
+    forms = _model_forms(net, spec.loss)
+    if isinstance(forms, str):
+        return forms
+    hidden, index, out_form, loss_element, loss_fused = forms
     state = spec.rule_state
     if state is None:  # asked before fit: the state the rule will start from
         state = rule.init(net.n_params, net.dtype)
@@ -225,11 +248,11 @@ def _plan(spec: EpochSpec) -> _Plan | str:
             return f"the rule state has no {name} array of the network's shape and dtype"
     counter = spec.accuracy
     return _Plan(
-        hidden=tuple(hidden),
-        hidden_index=np.array(index, np.int64),
+        hidden=hidden,
+        hidden_index=index,
         output=out_form,
-        loss_element=loss_forms[0],
-        loss_fused=loss_forms[1],
+        loss_element=loss_element,
+        loss_fused=loss_fused,
         metric=None if counter is None else counter.compiled_form(),
         threshold=0.0 if counter is None else float(counter.threshold),
         step=step,
@@ -257,6 +280,17 @@ def _kernel(kernels: Any, plan: _Plan) -> Callable:
             plan.hidden, plan.output, plan.loss_element, plan.loss_fused, plan.metric, plan.step
         )
     return fn
+
+
+def _compile_failed(exc: Exception) -> None:
+    """Forget the kernels (NumPy from now on) and say so once."""
+    _state["kernels"], _state["import_error"] = None, exc
+    warnings.warn(
+        f"bprop's compiled kernel could not be compiled ({type(exc).__name__}: {exc}); "
+        "training continues on the NumPy path",
+        RuntimeWarning,
+        stacklevel=5,
+    )
 
 
 def run_epoch(
@@ -299,14 +333,76 @@ def run_epoch(
             plan.threshold,
         )
     except kernels.NumbaError as exc:  # it could not be compiled here: it never ran
-        _state["kernels"], _state["import_error"] = None, exc
-        warnings.warn(
-            f"bprop's compiled kernel could not be compiled ({type(exc).__name__}: {exc}); "
-            "training continues on the NumPy path",
-            RuntimeWarning,
-            stacklevel=4,
-        )
+        _compile_failed(exc)
         return None
     if step.counts_steps:
         state.t = int(t)
     return EpochResult(float(E), float(correct), float(penalty))
+
+
+#: Bytes of a sub-block's rows (inputs, and net inputs, outputs and deltas of every layer)
+#: in the block kernel: small enough to stay in the L2 cache from forward to backward.
+SUB_BLOCK_BYTES = 1 << 19
+
+
+def sub_block_rows(network: Network) -> int:
+    """Rows per sub-block of the block kernel for this network (at least 64)."""
+    s = network.sizes
+    per_row = network.dtype.itemsize * (s[0] + 3 * sum(s[1:]))
+    return max(64, SUB_BLOCK_BYTES // per_row)
+
+
+def batch_reason(network: Network, loss: Loss) -> str | None:
+    """None if :func:`block_gradient` runs on the compiled kernel for this network and
+    loss, else the reason it uses NumPy (``Network.gradient``)."""
+    if not enabled():
+        return _DISABLED
+    forms = _model_forms(network, loss)
+    if isinstance(forms, str):
+        return forms
+    if _load_kernels() is None:
+        return (
+            f"the compiled kernel is not available ({_state['import_error']!r}); "
+            "it needs numba (pip install bprop[fast])"
+        )
+    return None
+
+
+def block_gradient(
+    network: Network,
+    loss: Loss,
+    X: np.ndarray,
+    T: np.ndarray,
+    sample_weight: np.ndarray | None = None,
+    counter: AccuracyCounter | None = None,
+) -> tuple[float, float] | None:
+    """(sum_p s_p E_p, correct) of one block by the compiled kernel, with
+    g = sum_p s_p dE_p/dw left in ``network.grad``; None where it does not apply (then
+    nothing is changed: use ``Network.gradient``). The network's buffers (``outputs``
+    etc.) are not written."""
+    if batch_reason(network, loss) is not None:
+        return None
+    hidden, index, out_form, loss_element, loss_fused = _model_forms(network, loss)
+    metric = None if counter is None else counter.compiled_form()
+    dt = network.dtype
+    s = np.empty(0, dt) if sample_weight is None else sample_weight
+    w_off, b_off, sizes = network.layout.offset_arrays()
+    try:
+        build = _state["batch"].build_block
+        E, correct = build(hidden, out_form, loss_element, loss_fused, metric)(
+            np.ascontiguousarray(X, dt),
+            np.ascontiguousarray(T, dt),
+            np.ascontiguousarray(s, dt),
+            network.params,
+            network.grad,
+            w_off,
+            b_off,
+            sizes,
+            index,
+            0.0 if counter is None else float(counter.threshold),
+            sub_block_rows(network),
+        )
+    except _state["kernels"].NumbaError as exc:  # it could not be compiled here
+        _compile_failed(exc)
+        return None
+    return float(E), float(correct)

@@ -50,7 +50,7 @@ from numba.np.unsafe.ndarray import to_fixed_tuple
 
 from bprop.core.activations import ElementwiseForm
 
-__all__ = ["NumbaError", "build", "elementwise_array"]
+__all__ = ["NumbaError", "build", "compose", "elementwise_array"]
 
 _SMALL = 4
 
@@ -454,18 +454,10 @@ def _epoch(
     return nb.njit(cache=False, **_OPTIONS)(run_epoch)
 
 
-def build(hidden, output, loss_element, loss_fused, metric, step) -> Callable:
-    """The compiled epoch kernel for these compiled forms.
-
-    ``hidden``: the distinct :class:`~bprop.core.activations.ElementwiseForm` of the hidden
-    layers (possibly none); ``output``: the output layer's ElementwiseForm or RowForm;
-    ``loss_element`` (with an elementwise output) or ``loss_fused`` (the loss's fused row
-    for this output): one of them, the other None; ``metric``: the accuracy row function
-    or None; ``step``: the rule's :class:`~bprop.optim.base.StepForm`.
-    """
-    definitions: list[Callable] = []
-    for form in hidden:
-        definitions += [form.forward, form.derivative]
+def compose(hidden, output, loss_element, loss_fused, metric) -> tuple[tuple, list]:
+    """The compiled loops of a network's forms, (hidden forward, hidden backward, output
+    forward, output delta, count), and the definitions they come from (for the token)."""
+    definitions: list[Callable] = [f for form in hidden for f in (form.forward, form.derivative)]
     hidden_fwd = tuple(_elementwise_forward(_jitable(f.forward)) for f in hidden)
     hidden_bwd = tuple(_elementwise_backward(_jitable(f.derivative)) for f in hidden)
     if not hidden:  # no hidden layer: never called, but the kernel must type
@@ -483,19 +475,25 @@ def build(hidden, output, loss_element, loss_fused, metric, step) -> Callable:
     else:
         definitions.append(output.forward)
         out_fwd = _row_forward(_jitable(output.forward))
-    if metric is None:
-        metric = _no_metric
-    definitions += [metric, step.begin, step.element]
-    return _epoch(
-        _select_forward(hidden_fwd),
-        _select_backward(hidden_bwd),
-        out_fwd,
-        out_delta,
-        _count(_jitable(metric)),
-        _update(_jitable(step.begin), _jitable(step.element), step.n_coefficients),
-        step.n_coefficients,
-        _token(definitions),
-    )
+    metric = _no_metric if metric is None else metric
+    definitions.append(metric)
+    loops = (_select_forward(hidden_fwd), _select_backward(hidden_bwd), out_fwd, out_delta)
+    return (*loops, _count(_jitable(metric))), definitions
+
+
+def build(hidden, output, loss_element, loss_fused, metric, step) -> Callable:
+    """The compiled epoch kernel for these compiled forms.
+
+    ``hidden``: the distinct :class:`~bprop.core.activations.ElementwiseForm` of the hidden
+    layers (possibly none); ``output``: the output layer's ElementwiseForm or RowForm;
+    ``loss_element`` (with an elementwise output) or ``loss_fused`` (the loss's fused row
+    for this output): one of them, the other None; ``metric``: the accuracy row function
+    or None; ``step``: the rule's :class:`~bprop.optim.base.StepForm`.
+    """
+    loops, definitions = compose(hidden, output, loss_element, loss_fused, metric)
+    definitions += [step.begin, step.element]
+    update = _update(_jitable(step.begin), _jitable(step.element), step.n_coefficients)
+    return _epoch(*loops, update, step.n_coefficients, _token(definitions))
 
 
 def elementwise_array(fn: Callable) -> Callable:
