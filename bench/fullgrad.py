@@ -34,7 +34,7 @@ import numpy as np
 HERE = Path(__file__).resolve().parent
 sys.path.insert(0, str(HERE))
 
-from workloads import Workload, gemm_seconds, make_data  # noqa: E402
+from workloads import Workload, best_seconds, gemm_seconds, make_data  # noqa: E402
 
 WORKLOAD = Workload(
     "fullgrad", (20, 16, 3), "logistic", "classify", 0, 1_000_000, np.float64, "lbfgs", 1
@@ -55,12 +55,7 @@ def bprop_part(iterations: int, repeats: int) -> dict:
 
     def best_of(fn) -> float:
         fn()  # warm-up (and the kernel's compilation)
-        best = np.inf
-        for _ in range(repeats):
-            start = time.perf_counter()
-            fn()
-            best = min(best, time.perf_counter() - start)
-        return best
+        return best_seconds(fn, repeats)
 
     best = best_of(lambda: data.full_batch(net, loss))
     with fast.disabled():

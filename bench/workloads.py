@@ -265,9 +265,14 @@ def gemm_seconds(w: Workload, repeats: int = 3) -> float:
                     np.matmul(D, W.T, out=below)
 
     epoch()  # untimed: the first touch of the output arrays costs page faults
+    return best_seconds(epoch, repeats)
+
+
+def best_seconds(fn, repeats: int) -> float:
+    """The shortest of ``repeats`` timed calls of ``fn()``."""
     best = np.inf
     for _ in range(repeats):
         start = time.perf_counter()
-        epoch()
+        fn()
         best = min(best, time.perf_counter() - start)
     return best

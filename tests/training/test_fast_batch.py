@@ -12,7 +12,7 @@ import numpy as np
 import pytest
 
 import bprop.training.fast as fast
-from bprop import Network
+from bprop import Network, Trainer
 from bprop.core.activations import Activation
 from bprop.core.losses import get_loss
 from bprop.training.metrics import AccuracyCounter
@@ -23,15 +23,14 @@ pytest.importorskip("numba", reason="the compiled path needs numba (bprop[fast])
 #: Every activation with an elementwise compiled form, as hidden layers of one network.
 HIDDEN = ("exp", "identity", "logistic", "tanh", "relu", "gaussian", "softplus")
 
-#: Every output activation once, each with a loss of its compiled forms.
+#: Every output activation once, each with a loss of its compiled forms (the element
+#: losses the other way round from test_fast.py's pairs: together they cover both).
 OUTPUTS = [
-    ("identity", "squared_error"),
-    ("logistic", "mse"),
-    ("tanh", "squared_error"),
-    ("relu", "mse"),
-    ("gaussian", "squared_error"),
-    ("softplus", "mse"),
-    ("exp", "squared_error"),
+    *zip(
+        ("identity", "logistic", "tanh", "relu", "gaussian", "softplus", "exp"),
+        ("mse", "squared_error") * 4,
+        strict=False,
+    ),
     ("logistic", "binary_cross_entropy"),
     ("softmax", "categorical_cross_entropy"),
 ]
@@ -174,3 +173,25 @@ def test_disabled_and_missing_numba_use_network_gradient(monkeypatch):
     monkeypatch.setitem(fast._state, "import_error", ImportError("no numba"))
     assert "needs numba" in fast.batch_reason(net, loss)
     assert fast.block_gradient(net, loss, X, T) is None
+
+
+def test_batch_mode_training_sums_with_the_kernel(monkeypatch):
+    rng = np.random.default_rng(7)
+    X, y = rng.standard_normal((300, 5)), rng.integers(0, 3, 300)
+    calls = []
+    real = fast.block_gradient
+    monkeypatch.setattr(fast, "block_gradient", lambda *a: calls.append(real(*a)) or calls[-1])
+
+    def fit():
+        net = Network([5, 6, 3], "tanh", "softmax", seed=8)
+        trainer = Trainer(net, rule="irprop-", mode="batch", max_epochs=4, progress=False)
+        return net, trainer, trainer.fit(X, y)
+
+    net, trainer, history = fit()
+    assert "mode 'batch' has no epoch kernel" in trainer.fast_path_reason()
+    assert len(calls) == 4 and all(c is not None for c in calls)
+    with fast.disabled():
+        ref, _, ref_history = fit()
+    assert np.max(np.abs(net.params - ref.params)) <= 1e-12
+    np.testing.assert_allclose(history.loss, ref_history.loss, rtol=1e-12)
+    assert [r.metric for r in history.records] == [r.metric for r in ref_history.records]

@@ -1,6 +1,6 @@
-"""Compiled fast paths for online and mini-batch training, and when they apply.
+"""Compiled fast paths: online and mini-batch epochs, full-batch block sums, when they apply.
 
-:class:`~bprop.training.trainer.Trainer` hands each online or mini-batch epoch to
+**Epochs.** :class:`~bprop.training.trainer.Trainer` hands each online or mini-batch epoch to
 :func:`run_epoch` with an :class:`EpochSpec` (the network, loss, rule and its state,
 weight decay, accuracy counter); it returns None when the compiled kernel does not apply,
 and the trainer runs its NumPy path instead. The kernel runs the forward pass, backward
@@ -35,9 +35,22 @@ shuffling or not, stopping, callbacks, accuracy and float32 all work on the comp
 Disable it with the environment variable ``BPROP_FAST=0``,
 :func:`set_enabled`, or ``with bprop.training.fast.disabled(): ...``.
 
-First use: numba compiles a kernel once per combination and dtype (a few seconds) and
-caches the machine code on disk (``cache=True``); later processes load it in well under
-a second.
+**Full-batch sums.** :func:`block_gradient` gives, for one block of rows (X, T, s),
+E = sum_p s_p E_p, the correct count and g = sum_p s_p dE_p/dw (in ``network.grad``) with
+the block kernel of :mod:`bprop.training.fast._batch`: forward and backward elementwise
+work fused per sub-block of :func:`sub_block_rows` rows (``SUB_BLOCK_BYTES`` of the
+layers' rows, to stay in the L2 cache), the matrix products by BLAS. It is the one
+per-block function of every full-batch sum (:func:`bprop.training.sources.block_gradient`:
+in-memory arrays, streamed Parquet, Dask partitions), so that the same blocks give the
+same bits on every source. It applies where the model's forms do (the hidden, output and
+loss conditions above, sample weights included, any rule: the rule never enters it) and
+the path is enabled; otherwise (or if it returns None) ``Network.gradient`` runs;
+:func:`batch_reason` says why. It agrees with ``Network.gradient`` to rounding error
+(tested to 1e-12 relative in float64).
+
+First use: numba compiles a kernel once per combination and dtype (a few seconds, more
+for deep stacks). There is no on-disk cache (``cache=False``): across processes a cached
+kernel of one composition was loaded for another, so each process compiles its own.
 """
 
 from __future__ import annotations
@@ -221,7 +234,7 @@ def _plan(spec: EpochSpec) -> _Plan | str:
     if not enabled():
         return _DISABLED
     if spec.mode not in ("online", "minibatch"):
-        return f"mode {spec.mode!r} uses the NumPy path (BLAS on blocks)"
+        return f"mode {spec.mode!r} has no epoch kernel (its sums use block_gradient)"
     if spec.weighted:
         return "sample weights are not supported by the compiled kernel"
     rule, net = spec.rule, spec.network
