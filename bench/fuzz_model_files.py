@@ -1,8 +1,10 @@
 """Fuzz the model-file loaders: mutated files of every kind load or raise ModelFileError.
 
     PYTHONPATH=src python bench/fuzz_model_files.py --files 100000 [--seed 0] [--out DIR]
+        [--kinds network,estimator,cli,checkpoint,pipeline]
 
-Builds one or more valid files of every kind (network, estimator, CLI model, checkpoint),
+Builds one or more valid files of every kind (network, estimator, CLI model, checkpoint,
+pipeline: saved scikit-learn Pipelines of every step type the pipeline file stores),
 then mutates them (byte flips, truncations, insertions, header JSON mutations: hostile
 values at every key path, deleted and added keys, tensor entries with odd dtypes, shapes,
 offsets and non-canonical names, raw JSON tokens such as 1e400, 10**400 or deep nesting)
@@ -32,7 +34,7 @@ from typing import Any
 
 import numpy as np
 
-KINDS = ("network", "estimator", "cli", "checkpoint")
+KINDS = ("network", "estimator", "cli", "checkpoint", "pipeline")
 
 # ----------------------------------------------------------------------------- valid files
 
@@ -98,6 +100,51 @@ def build_files(directory: Path) -> dict[str, list[Path]]:
     cli = _cli_files(directory)
     out["cli"].extend(cli[:1])
     out["checkpoint"].extend(cli[1:])
+    out["pipeline"].extend(_pipeline_files(directory))
+    return out
+
+
+def _pipeline_files(directory: Path) -> list[Path]:
+    """Pipelines saved with bprop.sklearn.pipeline_file (pandas needed): a regression
+    (TransformedTargetRegressor), a multi-class one with imputers and float32 one-hot
+    columns, a numeric-only classification."""
+    try:
+        import pandas as pd
+    except ImportError:
+        return []
+    from bprop import MLPClassifier, MLPRegressor
+    from bprop.sklearn.pipeline_file import save_pipeline
+    from bprop.sklearn.tabular import check_frame, infer_table, make_pipeline, target_values
+
+    rng = np.random.default_rng(5)
+    n = 24
+    base = pd.DataFrame(
+        {
+            "a": rng.normal(size=n),
+            "b": rng.normal(size=n) * 10 + 3,
+            "c": rng.choice(["u", "v", "w"], n),
+            "d": rng.choice(["p", "q"], n),
+        }
+    )
+    tables = [
+        (base.assign(y=base.a * 2 + 1), {}, np.float64),
+        (base.assign(y=np.tile(["k1", "k2", "k3"], n // 3)), {"impute": True}, np.float32),
+        (base[["a", "b"]].assign(y=(base.a > 0).astype(int)), {}, np.float64),
+    ]
+    tables[1][0].loc[[1, 5], "a"] = np.nan
+    tables[1][0].loc[2, "c"] = None
+    out = []
+    for i, (df, options, dtype) in enumerate(tables):
+        spec = infer_table(df, "y", **options)
+        cls = MLPClassifier if spec.task == "classification" else MLPRegressor
+        mlp = cls(hidden_layer_sizes=(3,), max_iter=3, random_state=i)
+        pipeline = make_pipeline(spec, mlp, dtype)
+        with warnings.catch_warnings():
+            warnings.simplefilter("ignore")
+            pipeline.fit(check_frame(spec, df, dtype=dtype), target_values(spec, df))
+        path = directory / f"pipeline{i}.bprop"
+        save_pipeline(pipeline, path, {"table": spec.to_dict()})
+        out.append(path)
     return out
 
 
@@ -355,14 +402,20 @@ def main(argv: list[str] | None = None) -> int:
     p.add_argument("--seed", type=int, default=0)
     p.add_argument("--out", type=Path, default=None, help="where failing files are kept")
     p.add_argument("--memory-limit-mb", type=int, default=3000, help="address-space cap")
+    p.add_argument(
+        "--kinds", default=",".join(KINDS), help=f"comma-separated, of: {', '.join(KINDS)}"
+    )
     args = p.parse_args(argv)
+    kinds = tuple(k for k in args.kinds.split(",") if k)
+    if not kinds or any(k not in KINDS for k in kinds):
+        p.error(f"--kinds: expected a comma-separated list of {', '.join(KINDS)}")
     limit = args.memory_limit_mb * 2**20  # a loader that over-allocates fails, not the VM
     resource.setrlimit(resource.RLIMIT_AS, (limit, limit))
     work = Path(tempfile.mkdtemp(prefix="bprop-fuzz-"))
     failures_dir = args.out or work / "failures"
     failures_dir.mkdir(parents=True, exist_ok=True)
     bases = build_files(work / "valid")
-    base_bytes = [(kind, p.name, p.read_bytes()) for kind in KINDS for p in bases[kind]]
+    base_bytes = [(kind, p.name, p.read_bytes()) for kind in kinds for p in bases[kind]]
     print("valid files:", {k: [p.name for p in v] for k, v in bases.items()}, flush=True)
     rnd = random.Random(args.seed)
     counts: dict[tuple[str, str], int] = collections.Counter()
@@ -388,7 +441,7 @@ def main(argv: list[str] | None = None) -> int:
         if (i + 1) % 10_000 == 0:
             print(f"{i + 1} files, {time.perf_counter() - start:.0f} s", flush=True)
     print(f"\n{args.files} files in {time.perf_counter() - start:.0f} s, seed {args.seed}")
-    for kind in KINDS:
+    for kind in kinds:
         row = {o: n for (k, o), n in sorted(counts.items()) if k == kind}
         print(f"  {kind:10s} {sum(row.values()):7d}  {row}")
     print("by mutation:")

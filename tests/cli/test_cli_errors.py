@@ -26,9 +26,9 @@ def _frame(n: int = 30) -> pd.DataFrame:
     )
 
 
-def _fails(capsys, argv: list[str], *fragments: str) -> str:
+def _fails(capsys, argv: list[str], *fragments: str, status: int = 1) -> str:
     """Run the command, check the error contract, return the message."""
-    assert main(argv) == 1
+    assert main(argv) == status
     captured = capsys.readouterr()
     err = captured.err.strip()
     assert err.startswith("bprop: error: "), err
@@ -308,6 +308,7 @@ def test_output_path_is_checked_before_training(tmp_path, capsys, monkeypatch, w
         capsys,
         ["train", str(path), "--target", "y", "--out", str(out), *FAST],
         "does not exist" if where == "missing directory" else "is a directory",
+        status=2,  # an output path that cannot be written: before any work, as a usage error
     )
 
 

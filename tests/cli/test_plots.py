@@ -76,6 +76,35 @@ def test_confusion_matrix(tmp_path):
     assert img.ndim == 3
 
 
+def _longest_blank_run(img: np.ndarray, axis: int) -> int:
+    """The most consecutive all-white pixel rows (axis=1) or columns (axis=0)."""
+    blank = (img[..., :3] > 0.99).all(axis=2).all(axis=axis)
+    best = run = 0
+    for b in blank:
+        run = run + 1 if b else 0
+        best = max(best, run)
+    return best
+
+
+@pytest.mark.parametrize("k", [3, 71])
+def test_confusion_matrix_of_many_classes_is_compact_without_blank_bands(tmp_path, k):
+    counts = np.random.default_rng(0).integers(1, 9, (k, k))  # no white (zero) cells
+    labels = [f"species_{i}" for i in range(k)]
+    img = _image(plots.confusion_matrix_plot(counts, labels, tmp_path / "cm.png", "d.csv"))
+    limit = 100 * plots.MAX_INCHES * 1.1  # (the tight crop adds a small margin)
+    assert img.shape[0] <= limit and img.shape[1] <= limit, img.shape
+    for axis in (0, 1):
+        assert _longest_blank_run(img, axis) < 0.03 * img.shape[1 - axis]
+
+
+def test_learning_curves_of_a_diverged_run(tmp_path):
+    h = History([EpochRecord(epoch=e, loss=10.0 ** (14 * e)) for e in range(1, 23)])
+    h.records.append(EpochRecord(epoch=23, loss=float("inf")))
+    with warnings.catch_warnings():
+        warnings.simplefilter("error")  # (matplotlib's own log axis overflows here)
+        assert _image(plots.learning_curves(h, tmp_path / "lc.png")).ndim == 3
+
+
 def test_decision_boundary_shows_both_classes(tmp_path):
     rng = np.random.default_rng(0)
     df = pd.DataFrame({"u": rng.normal(size=40), "v": rng.normal(size=40)})

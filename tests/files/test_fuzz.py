@@ -1,5 +1,6 @@
-"""Mutated model files of every kind (network, estimator, CLI model, checkpoint) either
-load or raise a one-line ModelFileError naming the file: nothing else escapes.
+"""Mutated model files of every kind (network, estimator, CLI model, checkpoint,
+pipeline) either load or raise a one-line ModelFileError naming the file: nothing else
+escapes.
 
 The mutator is the long-run script's (bench/fuzz_model_files.py, run over >= 100,000
 files); here hypothesis drives it for a few thousand files.
@@ -39,7 +40,7 @@ def test_the_valid_files_load(valid_files, tmp_path):
 
 @pytest.mark.parametrize("kind", fuzz.KINDS)
 def test_mutated_files_load_or_raise_model_file_error(kind, valid_files, tmp_path):
-    if kind == "cli":
+    if kind in ("cli", "pipeline"):
         pytest.importorskip("pandas")
     bases = valid_files[kind]
     assert bases, f"no valid {kind} file to mutate"

@@ -83,3 +83,19 @@ def test_each_rule_learns_xor(rule, xor_data):
 def test_bad_hyperparameters_name_the_rule_and_value(make, message):
     with pytest.raises(ValueError, match=message):
         make()
+
+
+def test_unknown_hyperparameter_lists_the_rule_keys():
+    from bprop.optim.registry import hyperparameter_names
+
+    with pytest.raises(ValueError) as info:
+        get_rule("momentum", bogus=1)
+    message = str(info.value)
+    assert message == (
+        "bad hyperparameters for rule 'momentum': no hyperparameter 'bogus'; "
+        "its hyperparameters: "
+        "learning_rate, momentum"
+    )
+    assert hyperparameter_names("sgd") == ("learning_rate",)
+    with pytest.raises(ValueError, match="unknown update rule"):
+        hyperparameter_names("warp")

@@ -38,9 +38,11 @@ from bprop.sklearn.tabular import (
 __all__ = [
     "CLIError",
     "HelpFormatter",
+    "OutputPathError",
     "Model",
     "about",
     "add_na_values",
+    "check_directory",
     "check_writable",
     "common_options",
     "emit",
@@ -50,6 +52,7 @@ __all__ = [
     "is_number",
     "key_value",
     "load_model",
+    "number",
     "positive",
     "sha256",
     "validation_metrics",
@@ -60,7 +63,16 @@ PREDICTORS = ("pipeline", "estimator", "network")
 
 
 class CLIError(ValueError):
-    """A problem with what the user asked for (printed as one line)."""
+    """A problem with what the user asked for (printed as one line, exit status 1)."""
+
+    exit_status = 1
+
+
+class OutputPathError(CLIError):
+    """An output path that cannot be written, found before any work is done: a command
+    line that cannot run as given (exit status 2, as for one that does not parse)."""
+
+    exit_status = 2
 
 
 # ---------------------------------------------------------------------------- output
@@ -79,6 +91,16 @@ def is_number(x: object) -> bool:
     return isinstance(x, int | float) and not isinstance(x, bool)
 
 
+def number(x: object, digits: int = 6) -> str:
+    """A metric or loss for people: ``digits`` significant digits (``%g``: 0.812345,
+    -3.18829e+13, nan, inf), ``n/a`` for None; anything else as ``str``."""
+    if x is None:
+        return "n/a"
+    if is_number(x) or isinstance(x, np.floating | np.integer):
+        return f"{float(x):.{digits}g}" if not isinstance(x, int | np.integer) else str(x)
+    return str(x)
+
+
 @contextlib.contextmanager
 def about(path: str) -> Iterator[None]:
     """Prefix data errors with the file they are about."""
@@ -91,15 +113,29 @@ def about(path: str) -> Iterator[None]:
 
 
 def check_writable(path: str) -> None:
-    """An output path whose directory exists and that is not itself a directory."""
+    """An output file whose directory exists and is writable, and that is not itself a
+    directory; else an :class:`OutputPathError` (exit status 2)."""
     p = Path(path)
     if p.is_dir():
-        raise CLIError(f"{path}: is a directory; give a file name")
+        raise OutputPathError(f"{path}: is a directory; give a file name")
     parent = p.parent if str(p.parent) else Path(".")
     if not parent.is_dir():
-        raise CLIError(f"{path}: directory {parent} does not exist; create it first")
-    if not os.access(parent, os.W_OK):
-        raise CLIError(f"{path}: cannot write to directory {parent}")
+        raise OutputPathError(f"{path}: directory {parent} does not exist; create it first")
+    if not os.access(parent, os.W_OK | os.X_OK):
+        raise OutputPathError(f"{path}: cannot write to directory {parent}")
+
+
+def check_directory(path: str) -> None:
+    """An output directory that is writable, or can be created (its nearest existing
+    ancestor is a writable directory); else an :class:`OutputPathError`."""
+    p = Path(path)
+    existing = p
+    while not existing.exists() and existing != existing.parent:
+        existing = existing.parent
+    if not existing.is_dir():
+        raise OutputPathError(f"{path}: {existing} is not a directory")
+    if not os.access(existing, os.W_OK | os.X_OK):
+        raise OutputPathError(f"{path}: cannot write to directory {existing}")
 
 
 def sha256(path: str) -> str:

@@ -9,7 +9,15 @@ from sklearn.impute import SimpleImputer
 from sklearn.pipeline import Pipeline
 from sklearn.preprocessing import OneHotEncoder, StandardScaler
 
-from bprop.cli.common import Model, common_options, emit, emit_json, is_number, load_model
+from bprop.cli.common import (
+    Model,
+    common_options,
+    emit,
+    emit_json,
+    is_number,
+    load_model,
+    number,
+)
 
 __all__ = ["add_parser", "info"]
 
@@ -81,8 +89,9 @@ def _lines(path: str, model: Model, info: dict[str, Any]) -> list[str]:
         f"  network     {'-'.join(map(str, net.sizes))}, activations "
         f"{', '.join(a.name for a in net.activations)}, {net.dtype.name}, "
         f"{net.n_params} parameters",
-        f"  loss        {meta.get('loss')}",
     ]
+    if meta.get("loss") is not None:  # (a bare network stores none)
+        lines.append(f"  loss        {meta['loss']}")
     if model.kind == "pipeline":
         steps = " -> ".join(f"{n} ({type(s).__name__})" for n, s in model.pipeline.steps)
         lines.append(f"  pipeline    {steps}")
@@ -92,10 +101,10 @@ def _lines(path: str, model: Model, info: dict[str, Any]) -> list[str]:
         lines.append(f"  classes     {', '.join(map(str, model.classes))}")
     for c in info.get("columns", []):
         if c.get("kind") == "numeric":
-            how = f"standardised (mean {c['mean']:.6g}, scale {c['scale']:.6g})"
+            how = f"standardised (mean {number(c['mean'])}, scale {number(c['scale'])})"
         else:
             how = f"one-hot, {len(c.get('categories', []))} categories"
-        fill = f", missing -> {c['fill']}" if "fill" in c else ""
+        fill = f", missing -> {number(c['fill'])}" if "fill" in c else ""
         lines.append(f"  column      {c['name']}: {how}{fill}")
     training = meta.get("training")
     if isinstance(training, dict):
@@ -106,7 +115,8 @@ def _lines(path: str, model: Model, info: dict[str, Any]) -> list[str]:
         keys = ("mode", "batch_size", "epochs", "weight_decay", "val_fraction", "seed", "dtype")
         lines.append(f"  training    rule {rule}")
         lines.append(
-            "              " + ", ".join(f"{k}={training[k]}" for k in keys if k in training)
+            "              "
+            + ", ".join(f"{k}={training[k]}" for k in keys if training.get(k) is not None)
         )
         if training.get("data"):
             lines.append(
@@ -116,16 +126,19 @@ def _lines(path: str, model: Model, info: dict[str, Any]) -> list[str]:
             )
     hist = meta.get("history")
     if isinstance(hist, dict):
-        lines.append(f"  history     {hist.get('epochs')} epochs; {hist.get('stop_reason')}")
+        reason = hist.get("stop_reason")
+        lines.append(
+            f"  history     {hist.get('epochs')} epochs" + (f"; {reason}" if reason else "")
+        )
         if is_number(hist.get("final_loss")):
             val = hist.get("final_val_loss")
             lines.append(
-                f"              final loss {hist['final_loss']:.6g}"
-                + (f", validation loss {val:.6g}" if is_number(val) else "")
+                f"              final loss {number(hist['final_loss'])}"
+                + (f", validation loss {number(val)}" if is_number(val) else "")
             )
     metrics = meta.get("metrics")
     if isinstance(metrics, dict) and metrics:
-        shown = ", ".join(f"{k}={v:.4g}" for k, v in metrics.items() if is_number(v))
+        shown = ", ".join(f"{k}={number(v, 4)}" for k, v in metrics.items() if is_number(v))
         lines.append(f"  validation  {shown}")
     est = meta.get("estimator")
     if isinstance(est, dict):

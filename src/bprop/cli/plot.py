@@ -4,9 +4,10 @@ boundary) of a model or of a checkpoint of a running job."""
 from __future__ import annotations
 
 import argparse
+import os
 from typing import Any
 
-from bprop.cli.common import CLIError, common_options, emit, load_model
+from bprop.cli.common import CLIError, check_directory, common_options, emit, load_model
 from bprop.cli.plots import training_plots
 from bprop.sklearn.tabular import read_table
 
@@ -14,11 +15,13 @@ __all__ = ["add_parser", "plot"]
 
 
 def plot(args: argparse.Namespace) -> int:
+    check_directory(args.out)
     model = load_model(args.model, ("pipeline", "estimator", "network", "checkpoint"))
     if model.history is None or not model.history.records:
         raise CLIError(f"{args.model}: holds no training history to plot")
     df = read_table(args.data) if args.data else None
-    for path in training_plots(model, df, args.out):
+    shown = None if df is None else f"{os.path.basename(args.data)} ({len(df)} rows)"
+    for path in training_plots(model, df, args.out, shown):
         emit(args, f"wrote {path}")
     return 0
 

@@ -3,7 +3,10 @@
 - ``learning_curves.png``: training and validation loss per epoch (log scale when all
   positive), and the accuracy curves for classification;
 - ``confusion_matrix.png``: counts of true (rows) against predicted (columns) classes on
-  the given data (classification);
+  the given data (classification), titled with the data it counts; up to
+  ``ANNOTATED_CLASSES`` classes each cell shows its count, beyond that a compact view
+  (colour only, at most ``MAX_TICKS`` tick labels per axis) in a figure of at most
+  ``MAX_INCHES`` inches a side;
 - ``decision_boundary.png``: the predicted class over a grid spanning the two input
   columns, with the data on top (classification with exactly two numeric input columns).
 
@@ -23,6 +26,15 @@ from bprop.files import atomic_write
 
 __all__ = ["confusion_matrix_plot", "decision_boundary_plot", "learning_curves", "training_plots"]
 
+#: the largest loss a log-scaled learning curve shows (above: log10 of the loss, linear)
+LOG_SCALE_LIMIT = 1e250
+#: the most classes a confusion matrix shows the counts of, cell by cell
+ANNOTATED_CLASSES = 20
+#: the most tick labels per axis of a compact confusion matrix
+MAX_TICKS = 40
+#: the largest side of a confusion matrix figure, in inches (100 pixels each)
+MAX_INCHES = 10.0
+
 
 def _figure(width: float = 6.4, height: float = 4.8):
     try:
@@ -35,10 +47,11 @@ def _figure(width: float = 6.4, height: float = 4.8):
     return fig
 
 
-def _save(fig, path: Path) -> Path:
-    fig.tight_layout()
-    with atomic_write(path) as fh:
-        fig.savefig(fh, format="png")
+def _save(fig, path: Path, tight: bool = False) -> Path:
+    if not tight:
+        fig.tight_layout()
+    with atomic_write(path) as fh:  # tight: cropped to what is drawn (no blank margins)
+        fig.savefig(fh, format="png", **({"bbox_inches": "tight"} if tight else {}))
     return path
 
 
@@ -48,15 +61,23 @@ def learning_curves(history: Any, path: str | os.PathLike) -> Path:
     has_metric = not np.all(np.isnan(history.metric))
     fig = _figure(9.6 if has_metric else 6.4, 4.8)
     ax = fig.add_subplot(1, 2 if has_metric else 1, 1)
-    ax.plot(epochs, history.loss, label="training")
-    if not np.all(np.isnan(history.val_loss)):
-        ax.plot(epochs, history.val_loss, label="validation")
-    losses = np.concatenate([history.loss, history.val_loss])
-    if np.all(losses[np.isfinite(losses)] > 0):
+    train, val = np.asarray(history.loss, float), np.asarray(history.val_loss, float)
+    losses = np.concatenate([train, val])
+    finite = losses[np.isfinite(losses)]
+    positive = bool(finite.size) and bool(np.all(finite > 0))
+    ylabel = "mean loss"
+    if positive and finite.max() >= LOG_SCALE_LIMIT:  # a diverged run: matplotlib's own
+        with np.errstate(divide="ignore", invalid="ignore"):  # log axis overflows there
+            train, val = np.log10(train), np.log10(val)
+        ylabel = "log10 of the mean loss"
+    ax.plot(epochs, train, label="training")
+    if not np.all(np.isnan(val)):
+        ax.plot(epochs, val, label="validation")
+    if positive and finite.max() < LOG_SCALE_LIMIT:
         ax.set_yscale("log")
     if history.best_epoch is not None:
         ax.axvline(history.best_epoch, color="grey", linestyle=":", label="best epoch")
-    ax.set(xlabel="epoch", ylabel="mean loss", title="loss")
+    ax.set(xlabel="epoch", ylabel=ylabel, title="loss")
     ax.legend()
     if has_metric:
         ax2 = fig.add_subplot(1, 2, 2)
@@ -68,19 +89,34 @@ def learning_curves(history: Any, path: str | os.PathLike) -> Path:
     return _save(fig, Path(path))
 
 
-def confusion_matrix_plot(matrix: np.ndarray, labels: list, path: str | os.PathLike) -> Path:
-    """A confusion matrix (rows: true class, columns: predicted class) with counts."""
+def confusion_matrix_plot(
+    matrix: np.ndarray, labels: list, path: str | os.PathLike, shown: str | None = None
+) -> Path:
+    """A confusion matrix (rows: true class, columns: predicted class) with counts;
+    ``shown`` names the data counted (in the title)."""
+    from mpl_toolkits.axes_grid1 import make_axes_locatable
+
     matrix = np.asarray(matrix)
     k = len(labels)
-    fig = _figure(1.5 + 0.6 * k, 1.2 + 0.6 * k) if k > 6 else _figure(5.0, 4.2)
+    side = min(MAX_INCHES, 3.0 + 0.45 * k) if k > 6 else 5.0
+    fig = _figure(side, side)
     ax = fig.add_subplot(1, 1, 1)
     im = ax.imshow(matrix, cmap="Blues")
-    fig.colorbar(im, ax=ax)
-    ax.set_xticks(range(k), [str(c) for c in labels], rotation=45 if k > 4 else 0)
-    ax.set_yticks(range(k), [str(c) for c in labels])
-    ax.set(xlabel="predicted", ylabel="true", title="confusion matrix")
+    cax = make_axes_locatable(ax).append_axes("right", size="4%", pad=0.1)
+    fig.colorbar(im, cax=cax)  # beside the matrix, as tall as it (no blank band)
+    step = max(1, int(np.ceil(k / MAX_TICKS)))
+    ticks = range(0, k, step)
+    names = [str(labels[i]) for i in ticks]
+    small = {"fontsize": 7} if k > ANNOTATED_CLASSES else {}
+    ax.set_xticks(
+        ticks, names, rotation=90 if k > ANNOTATED_CLASSES else 45 if k > 4 else 0, **small
+    )
+    ax.set_yticks(ticks, names, **small)
+    title = "confusion matrix" + (f"\n{shown}" if shown else "")
+    ax.set(xlabel="predicted", ylabel="true", title=title)
     threshold = matrix.max() / 2 if matrix.size else 0
-    for i in range(k):
+    annotated = k <= ANNOTATED_CLASSES
+    for i in range(k if annotated else 0):
         for j in range(k):
             ax.text(
                 j,
@@ -90,7 +126,7 @@ def confusion_matrix_plot(matrix: np.ndarray, labels: list, path: str | os.PathL
                 va="center",
                 color="white" if matrix[i, j] > threshold else "black",
             )
-    return _save(fig, Path(path))
+    return _save(fig, Path(path), tight=True)
 
 
 def decision_boundary_plot(
@@ -141,9 +177,12 @@ def _codes(labels: np.ndarray, classes: list) -> np.ndarray:
     return np.array([index.get(v.item() if isinstance(v, np.generic) else v, -1) for v in labels])
 
 
-def training_plots(model: Any, df: Any, directory: str | os.PathLike) -> list[Path]:
+def training_plots(
+    model: Any, df: Any, directory: str | os.PathLike, shown: str | None = None
+) -> list[Path]:
     """All plots that apply to the model (a :class:`bprop.cli.common.Model`) and the data,
-    if given; returns the files written."""
+    if given (``shown`` names it, in the confusion matrix's title); returns the files
+    written."""
     out = Path(directory)
     out.mkdir(parents=True, exist_ok=True)
     written = []
@@ -162,7 +201,7 @@ def training_plots(model: Any, df: Any, directory: str | os.PathLike) -> list[Pa
             _codes(pred, classes),
             labels=range(len(classes)),
         )
-        written.append(confusion_matrix_plot(matrix, classes, out / "confusion_matrix.png"))
+        written.append(confusion_matrix_plot(matrix, classes, out / "confusion_matrix.png", shown))
         table = model.table
         if table is not None and len(table.numeric) == 2 and not table.categorical:
             written.append(decision_boundary_plot(model, df, out / "decision_boundary.png"))

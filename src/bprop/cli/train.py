@@ -7,6 +7,11 @@ MLPClassifier or MLPRegressor with the options as its parameters); fit it, check
 if asked (the estimator holds out the validation rows and resumes from a checkpoint);
 save it (:mod:`bprop.sklearn.pipeline_file`) with the settings, the history and the
 validation metrics; print a summary.
+
+Every output path (``--out``, ``--checkpoint``, ``--plots``) is checked before the data
+is read (exit status 2). A run that diverged (the trainer stopped on a non-finite loss or
+weights, or the last epoch's training loss is more than ``DIVERGENCE_GROWTH`` times the
+lowest) writes no model and exits with status 3, unless ``--allow-divergence``.
 """
 
 from __future__ import annotations
@@ -32,6 +37,7 @@ from bprop.cli.common import (
     HelpFormatter,
     about,
     add_na_values,
+    check_directory,
     check_writable,
     common_options,
     emit,
@@ -40,11 +46,14 @@ from bprop.cli.common import (
     sha256,
     validation_metrics,
 )
+from bprop.cli.parser import Parser
 from bprop.cli.plots import training_plots
 from bprop.cli.train_options import add_train_options
+from bprop.cli.train_summary import divergence, print_summary, run_summary
 from bprop.core.network import as_float_dtype
 from bprop.files.jsonsafe import to_json as jsonable
 from bprop.optim import get_rule
+from bprop.optim.registry import check_hyperparameters
 from bprop.sklearn.classifier import MLPClassifier
 from bprop.sklearn.pipeline_file import save_pipeline
 from bprop.sklearn.regressor import MLPRegressor
@@ -65,6 +74,7 @@ from bprop.training.stopping import (
     TargetError,
     UpStrips,
 )
+from bprop.training.trainer import DivergenceWarning
 
 __all__ = ["add_parser", "train"]
 
@@ -93,6 +103,11 @@ SETTINGS = (
     "categorical",
     "drop",
 )
+
+#: the options that need a validation split (early stopping criteria)
+NEEDS_VALIDATION = ("patience", "gl", "pq", "up")
+#: the default --patience when there is a validation split
+DEFAULT_PATIENCE = 20
 
 
 class _RuleProbe:
@@ -123,9 +138,7 @@ def _estimator(s: dict[str, Any], task: str, n_train: int, callbacks: list) -> A
     if s["target_error"] is not None:
         stopping.append(TargetError(s["target_error"]))
     for flag, cls in (("gl", GeneralizationLoss), ("pq", ProgressQuotient), ("up", UpStrips)):
-        if s[flag] is not None:
-            if not has_val:
-                raise CLIError(f"--{flag} needs a validation split (--val-fraction > 0)")
+        if s[flag] is not None and has_val:
             stopping.append(cls(s[flag]) if flag != "up" else cls(int(s[flag])))
     hidden = s["activation"].split(",") if "," in s["activation"] else s["activation"]
     params = {
@@ -152,10 +165,9 @@ def _estimator(s: dict[str, Any], task: str, n_train: int, callbacks: list) -> A
 def _settings(args: argparse.Namespace) -> tuple[dict[str, Any], Any]:
     """The run's settings (from a checkpoint when resuming) and the checkpoint, or None."""
     if not args.resume:
-        if not args.target:
-            raise CLIError("give the target column with --target COL")
         given = {"target": args.target, "na_values": args.na_values}
-        return {k: getattr(args, k) for k in SETTINGS} | given, None
+        settings = {k: getattr(args, k) for k in SETTINGS} | given
+        return _checked_settings(settings), None
     if args.data == STDIO:
         raise CLIError("--resume checks that the data are the checkpoint's: give the file, not -")
     checkpoint = load_checkpoint(args.resume)
@@ -168,7 +180,7 @@ def _settings(args: argparse.Namespace) -> tuple[dict[str, Any], Any]:
             "resume with the same file"
         )
     parser = add_train_options(argparse.ArgumentParser(parents=[common_options(True)]))
-    defaults = vars(parser.parse_args([args.data, "--out", args.out]))
+    defaults = vars(parser.parse_args([args.data, "--target", "-", "--out", args.out]))
     for key in SETTINGS:
         given = jsonable(getattr(args, key))
         if given != jsonable(defaults[key]) and given != saved[key]:
@@ -191,15 +203,38 @@ def _settings(args: argparse.Namespace) -> tuple[dict[str, Any], Any]:
     return settings, checkpoint
 
 
+def _checked_settings(s: dict[str, Any]) -> dict[str, Any]:
+    """The settings of a new run, checked before the data is read: --param keys the rule
+    takes; the one rule for the early-stopping options (each needs a validation split; an
+    unset --patience is DEFAULT_PATIENCE with one and off without)."""
+    get_rule(s["rule"])  # a ValueError listing the rules for an unknown name
+    try:
+        check_hyperparameters(s["rule"], dict(s["param"]))
+    except ValueError as exc:
+        raise CLIError(f"--param: {exc}") from None
+    has_val = s["val_fraction"] > 0
+    for flag in NEEDS_VALIDATION:
+        if s[flag] is not None and s[flag] != 0 and not has_val:
+            raise CLIError(
+                f"--{flag} is early stopping on the validation loss and needs a validation "
+                "split: give --val-fraction > 0, or leave --" + flag + " out"
+            )
+    if s["patience"] is None:
+        s["patience"] = DEFAULT_PATIENCE if has_val else 0
+    return s
+
+
 def train(args: argparse.Namespace) -> int:
     """Run ``bprop train``; returns the exit status."""
     start = time.perf_counter()
-    check_writable(args.out)  # before training, not after it
+    check_writable(args.out)  # every output path before training, not after it
     if args.checkpoint:
         check_writable(args.checkpoint)
+    if args.plots:
+        check_directory(args.plots)
     if args.workers is not None or args.scheduler:
         return _train_on_cluster(args, start)
-    s, checkpoint = _settings(args)
+    s, checkpoint = _settings(args)  # (checked before the data is read)
     df = read_table(args.data, s["na_values"])
     dtype = as_float_dtype(s["dtype"])
     with about(args.data):
@@ -245,18 +280,20 @@ def train(args: argparse.Namespace) -> int:
     try:
         with warnings.catch_warnings():
             warnings.simplefilter("ignore", ConvergenceWarning)
+            warnings.simplefilter("ignore", DivergenceWarning)  # said below, in one line
             pipeline.fit(X, y, mlp__checkpoint=checkpoint)
     except KeyboardInterrupt:
         if every and os.path.exists(ck_path):
             print(
-                f"bprop: continue with: bprop train {args.data} --out {args.out} "
-                f"--resume {ck_path}",
+                f"bprop: continue with: bprop train {args.data} --target {s['target']} "
+                f"--out {args.out} --resume {ck_path}",
                 file=sys.stderr,
             )
         raise
     est = final_estimator(pipeline)
     probe = est.callbacks[0]  # (a TransformedTargetRegressor fits a copy of the estimator)
     est.set_params(callbacks=None, stopping=None)  # (objects; the settings record them)
+    diverged = divergence(args, est.history_, probe.hyperparameters)
     metrics: dict[str, Any] = {}
     if est.validation_indices_ is not None:
         idx = np.sort(est.validation_indices_)
@@ -268,14 +305,22 @@ def train(args: argparse.Namespace) -> int:
     extra = {"table": spec.to_dict(), "training": jsonable(record), "metrics": jsonable(metrics)}
     save_pipeline(pipeline, args.out, extra)
     seconds = time.perf_counter() - start
+    summary = run_summary(spec.task, est, metrics, args.out, seconds)
+    summary["diverged"] = diverged
     if args.plots:
-        training_plots(load_model(args.out), df, args.plots)
-    summary = _summary(spec.task, est, metrics, args.out, seconds)
+        name = os.path.basename(args.data)
+        if est.validation_indices_ is not None:
+            rows, shown = df.iloc[idx], f"validation split of {name}"
+        else:
+            rows, shown = df, f"training file {name}"
+        shown += f" ({len(rows)} rows)"
+        written = training_plots(load_model(args.out), rows, args.plots, shown)
+        summary["plots"] = [str(p) for p in written]
     summary["task_inferred"] = s["task"] is None
     if args.json:
         emit_json(summary)
     else:
-        _print_summary(args, summary)
+        print_summary(args, summary)
     return 0
 
 
@@ -309,11 +354,13 @@ def _train_on_cluster(args: argparse.Namespace, start: float) -> int:
 
         with about(args.data), warnings.catch_warnings():
             warnings.simplefilter("ignore", ConvergenceWarning)
+            warnings.simplefilter("ignore", DivergenceWarning)
             pipeline, spec, val = fit_on_cluster(
                 client, args.data, s, make_estimator, dtype, checkpoint
             )
     est = final_estimator(pipeline)
     est.set_params(callbacks=None, stopping=None)
+    diverged = divergence(args, est.history_, probe.hyperparameters)
     metrics: dict[str, Any] = {}
     if val is not None and len(val):
         X_val = check_frame(spec, val, dtype=dtype)
@@ -323,16 +370,17 @@ def _train_on_cluster(args: argparse.Namespace, start: float) -> int:
     record["rule_hyperparameters"] = probe.hyperparameters
     extra = {"table": spec.to_dict(), "training": jsonable(record), "metrics": jsonable(metrics)}
     save_pipeline(pipeline, args.out, extra)
-    summary = _summary(spec.task, est, metrics, args.out, time.perf_counter() - start)
+    summary = run_summary(spec.task, est, metrics, args.out, time.perf_counter() - start)
     summary["cluster"] = record["cluster"]
     summary["task_inferred"] = s["task"] is None
     if not args.json:
         n_classes = len(getattr(est, "classes_", ()))
         emit(args, task_line(spec.task, n_classes, s["task"] is not None))
+    summary["diverged"] = diverged
     if args.json:
         emit_json(summary)
     else:
-        _print_summary(args, summary)
+        print_summary(args, summary)
     return 0
 
 
@@ -345,49 +393,6 @@ def task_line(task: str, n_classes: int, given: bool) -> str:
 def _classes(est: Any) -> list | None:
     classes = getattr(est, "classes_", None)
     return None if classes is None else [c.item() if hasattr(c, "item") else c for c in classes]
-
-
-def _summary(task: str, est: Any, metrics: dict, out: str, seconds: float) -> dict[str, Any]:
-    h = est.history_
-    last = h.records[-1] if h.records else None
-    return {
-        "model": out,
-        "task": task,
-        "network": list(est.network_.sizes),
-        "epochs": h.epochs,
-        "stop_reason": h.stop_reason,
-        "stop": None if h.stop is None else h.stop.value,
-        "best_epoch": h.best_epoch,
-        "restored_best": h.restored_best,
-        "final_loss": None if last is None else last.loss,
-        "final_val_loss": None if last is None else last.val_loss,
-        "validation": metrics,
-        "seconds": seconds,
-    }
-
-
-def _print_summary(args: argparse.Namespace, s: dict[str, Any]) -> None:
-    lines = [
-        f"trained {s['task']} network {'-'.join(map(str, s['network']))} for {s['epochs']} epochs",
-        f"  stop reason: {s['stop_reason']}",
-    ]
-    if s["restored_best"] and s["best_epoch"] != s["epochs"]:
-        lines.append(f"  weights of epoch {s['best_epoch']} (lowest validation loss) restored")
-    if s["final_loss"] is not None:
-        loss = f"  final training loss {s['final_loss']:.6g}"
-        if s["final_val_loss"] is not None:
-            loss += f", validation loss {s['final_val_loss']:.6g}"
-        lines.append(loss)
-    v = s["validation"]
-    if "accuracy" in v:
-        lines.append(f"  validation accuracy {v['accuracy']:.4f}, macro F1 {v['f1_macro']:.4f}")
-    elif "mae" in v:
-        r2 = "n/a" if v["r2"] is None else f"{v['r2']:.4f}"
-        lines.append(f"  validation R^2 {r2}, MAE {v['mae']:.6g}, RMSE {v['rmse']:.6g}")
-    if "cluster" in s:
-        lines.append(f"  trained on the Dask cluster: {s['cluster']}")
-    lines.append(f"  time {s['seconds']:.2f} s; model written to {s['model']}")
-    emit(args, "\n".join(lines))
 
 
 def add_parser(sub: Any) -> None:
@@ -409,4 +414,6 @@ def add_parser(sub: Any) -> None:
     add_train_options(p)
     add_na_values(p)
     add_cluster_options(p)
+    if isinstance(p, Parser):
+        p.required_unless = {"target": "--resume"}
     p.set_defaults(func=train)

@@ -13,7 +13,9 @@ __all__ = ["add_train_options"]
 def add_train_options(p: argparse.ArgumentParser) -> argparse.ArgumentParser:
     """Add the options of ``bprop train`` to ``p``."""
     p.add_argument("data", help="training data (.csv or .parquet)")
-    p.add_argument("--target", help="the column to predict")
+    p.add_argument(
+        "--target", required=True, help="the column to predict (with --resume: the checkpoint's)"
+    )
     p.add_argument("--out", required=True, help="model file to write (e.g. model.bprop)")
     g = p.add_argument_group("data")
     g.add_argument("--task", choices=("classification", "regression"), help="default: inferred")
@@ -89,8 +91,9 @@ def add_train_options(p: argparse.ArgumentParser) -> argparse.ArgumentParser:
     g.add_argument(
         "--patience",
         type=int,
-        default=20,
-        help="early stopping patience in epochs (0: off; needs validation)",
+        default=None,
+        help="early stopping patience in epochs (default: 20 with a validation split, "
+        "else off; 0: off)",
     )
     g.add_argument("--target-error", type=float, default=None, help="stop at this training loss")
     g.add_argument("--gl", type=float, default=None, help="Prechelt's GL_alpha (percent)")
@@ -112,5 +115,10 @@ def add_train_options(p: argparse.ArgumentParser) -> argparse.ArgumentParser:
         help="continue from a checkpoint, with its training settings",
     )
     g.add_argument("--plots", default=None, metavar="DIR", help="write PNG plots to DIR")
+    g.add_argument(
+        "--allow-divergence",
+        action="store_true",
+        help="save the model even if training diverged (default: exit status 3, no model)",
+    )
     g.add_argument("--no-progress", action="store_true", help="no progress bar")
     return p

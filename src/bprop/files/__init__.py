@@ -4,7 +4,7 @@ The lowest layer: it knows nothing of networks or estimators; each higher layer 
 its own objects through it.
 """
 
-from bprop.files.atomic import atomic_write
+from bprop.files.atomic import UnwritableError, atomic_write
 from bprop.files.container import FORMAT, FORMAT_VERSION, KINDS, read_container, write_container
 from bprop.files.errors import ModelFileError
 
@@ -13,6 +13,7 @@ __all__ = [
     "FORMAT_VERSION",
     "KINDS",
     "ModelFileError",
+    "UnwritableError",
     "atomic_write",
     "read_container",
     "write_container",

@@ -9,7 +9,16 @@ from collections.abc import Iterator
 from pathlib import Path
 from typing import IO
 
-__all__ = ["atomic_write"]
+__all__ = ["UnwritableError", "atomic_write"]
+
+
+class UnwritableError(OSError):
+    """The directory of an output file does not take a new file (missing, not a
+    directory, no permission, read-only): says so, naming the directory, not the
+    temporary file's name. ``errno`` and ``filename`` (the output file) are kept."""
+
+    def __str__(self) -> str:
+        return str(self.strerror)
 
 
 @contextlib.contextmanager
@@ -21,7 +30,13 @@ def atomic_write(path: str | os.PathLike, mode: str = "wb") -> Iterator[IO]:
     """
     path = Path(path)
     directory = path.parent if str(path.parent) else Path(".")
-    fd, tmp = tempfile.mkstemp(prefix=f".{path.name}.", suffix=".tmp", dir=directory)
+    try:
+        fd, tmp = tempfile.mkstemp(prefix=f".{path.name}.", suffix=".tmp", dir=directory)
+    except OSError as exc:
+        reason = (exc.strerror or type(exc).__name__).lower()
+        raise UnwritableError(
+            exc.errno, f"{path}: cannot write to directory {directory} ({reason})", str(path)
+        ) from None
     text = {} if "b" in mode else {"encoding": "utf-8", "newline": ""}
     try:
         with os.fdopen(fd, mode, **text) as fh:
