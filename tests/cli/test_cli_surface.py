@@ -5,9 +5,11 @@ global flags, --version, and what info and the train summary print."""
 from __future__ import annotations
 
 import argparse
+import os
 import re
 import subprocess
 import sys
+import tempfile
 import warnings
 from pathlib import Path
 
@@ -15,9 +17,12 @@ import numpy as np
 import pandas as pd
 import pytest
 
+import bprop.cli.info as info_module
 import bprop.training.trainer
-from bprop.cli import main
-from bprop.cli.common import number
+from bprop import Network
+from bprop._version import __version__
+from bprop.cli import main, plots
+from bprop.cli.common import load_model, number
 from bprop.cli.parser import unknown_argument_message
 from bprop.cli.train_summary import DIVERGENCE_GROWTH, divergence
 from bprop.optim.stop import Stop, StopReason
@@ -81,8 +86,6 @@ def test_plots_directory_that_cannot_be_made_exits_2_before_training(
 def test_unwritable_plots_directory_exits_2_before_training(
     tmp_path, data, capsys, monkeypatch, no_training
 ):
-    import os
-
     plots = tmp_path / "locked"
     plots.mkdir()
     real = os.access
@@ -105,7 +108,6 @@ def test_checkpoint_in_a_missing_directory_exits_2_before_training(
 def test_plot_into_an_unwritable_directory_names_the_directory(tmp_path, data, capsys, monkeypatch):
     model = tmp_path / "m.bprop"
     assert main(["train", str(data), "--target", "y", "--out", str(model), *FAST]) == 0
-    import tempfile
 
     def denied(prefix="", suffix="", dir=None, **kwargs):
         raise PermissionError(13, "Permission denied", f"{dir}/{prefix}abcd{suffix}")
@@ -209,8 +211,6 @@ def test_predict_into_a_closed_pipe_exits_0_quietly(tmp_path, data):
 
 
 def test_broken_pipe_in_a_command_is_status_0(monkeypatch, capsys):
-    import bprop.cli.info as info_module
-
     def closed(args):
         raise BrokenPipeError(32, "Broken pipe")
 
@@ -255,8 +255,6 @@ def test_early_stopping_without_validation_is_one_error(tmp_path, capsys, flag, 
 
 
 def test_patience_defaults_to_20_with_validation_and_off_without(tmp_path, data):
-    from bprop.cli.common import load_model
-
     for fraction, patience in (("0.2", 20), ("0", 0)):
         out = tmp_path / f"m{fraction}.bprop"
         argv = ["train", str(data), "--target", "y", "--out", str(out), *FAST]
@@ -266,8 +264,6 @@ def test_patience_defaults_to_20_with_validation_and_off_without(tmp_path, data)
 
 # ---------------------------------------------------------------------------- surface
 def test_version(capsys):
-    from bprop._version import __version__
-
     with pytest.raises(SystemExit) as info:
         main(["--version"])
     assert info.value.code == 0
@@ -313,8 +309,6 @@ def test_info_formats_its_numbers_and_omits_empty_fields(tmp_path, capsys):
     assert main(["info", f"{model}.ckpt"]) == 0
     out = capsys.readouterr().out
     assert re.search(r"history     2 epochs\n", out) and "mode=None" not in out, out
-    from bprop import Network
-
     Network([2, 3, 1], "tanh", "identity", seed=0).save(tmp_path / "net.bprop")
     assert main(["info", str(tmp_path / "net.bprop")]) == 0
     assert "None" not in capsys.readouterr().out
@@ -322,8 +316,6 @@ def test_info_formats_its_numbers_and_omits_empty_fields(tmp_path, capsys):
 
 def test_train_summary_names_the_plots_and_their_data(tmp_path, data, capsys, monkeypatch):
     pytest.importorskip("matplotlib")
-    from bprop.cli import plots
-
     titles = []
     real = plots.confusion_matrix_plot
 
