@@ -159,3 +159,19 @@ def test_a_checkpoint_taken_on_the_cluster_resumes_on_the_cluster(client, tmp_pa
     if solver == "rprop":  # L-BFGS's memory lives inside one scipy run and restarts on resume
         np.testing.assert_array_equal(resumed.network_.params, full.network_.params)
         np.testing.assert_array_equal(resumed.history_.loss, full.history_.loss)
+
+
+def test_dataframe_columns_are_encoded_as_the_command_line_does(client):
+    from bprop.sklearn.tabular import TableSpec, column_transformer
+
+    frame = pd.DataFrame({"a": [1.0, np.nan, 3.0, 4.0] * 10, "kind": ["x", "y", None, "x"] * 10})
+    frame["t"] = np.arange(40.0)
+    reg = bprop.dask.MLPRegressor(
+        hidden_layer_sizes=(2,), solver="rprop", max_iter=2, random_state=0, client=client
+    ).fit(dd.from_pandas(frame, npartitions=2), "t")
+    ours = column_transformer(TableSpec(None, "", ["a"], ["kind"], impute=True))
+    ours.fit(frame[["a", "kind"]])
+    np.testing.assert_array_equal(
+        reg.preprocessor_.transform(frame[["a", "kind"]]), ours.transform(frame[["a", "kind"]])
+    )
+    assert [t[0] for t in reg.preprocessor_.transformers] == ["numeric", "categorical"]

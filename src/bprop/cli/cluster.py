@@ -25,6 +25,7 @@ from bprop.cli.common import CLIError, emit
 from bprop.dask import DaskData
 from bprop.dask import MLPClassifier as DaskMLPClassifier
 from bprop.dask import MLPRegressor as DaskMLPRegressor
+from bprop.dask.data import plain_strings
 from bprop.sklearn.streaming import fit_streaming
 from bprop.sklearn.tabular import TableSpec, infer_table, make_pipeline
 
@@ -97,10 +98,10 @@ def _read(path: str, na_values: list[str]) -> Any:
     import dask.dataframe as dd
 
     if os.path.isdir(path) or path.lower().endswith((".parquet", ".pq")):
-        return dd.read_parquet(path)
+        return plain_strings(dd.read_parquet(path))
     if path.lower().endswith((".csv", ".tsv", ".txt")):
         sep = "\t" if path.lower().endswith(".tsv") else ","
-        return dd.read_csv(path, sep=sep, na_values=na_values or None)
+        return plain_strings(dd.read_csv(path, sep=sep, na_values=na_values or None))
     raise CLIError(f"{path}: give a .csv or .parquet file or a directory of Parquet files")
 
 

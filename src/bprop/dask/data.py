@@ -36,7 +36,25 @@ from bprop.dask.source import (
     refuse_bad_partitions,
 )
 
-__all__ = ["DaskData"]
+__all__ = ["DaskData", "plain_strings"]
+
+
+def plain_strings(frame: Any) -> Any:
+    """The dask DataFrame ``frame`` with its text columns as object columns whose missing
+    cells are NaN: Dask reads text as pandas' string dtype with ``pd.NA``, which
+    scikit-learn's imputers cannot compare ("boolean value of NA is ambiguous")."""
+    text = [c for c in frame.columns if frame[c].dtype.kind not in "biufcmM"]
+    if not text:
+        return frame
+    meta = frame._meta.astype({c: object for c in text})
+    return frame.map_partitions(_plain_partition, text, meta=meta)
+
+
+def _plain_partition(part: Any, text: list[Any]) -> Any:
+    part = part.copy()
+    for c in text:
+        part[c] = part[c].astype(object).where(part[c].notna(), np.nan)
+    return part
 
 
 def _dask():

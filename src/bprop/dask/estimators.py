@@ -37,16 +37,15 @@ from typing import Any
 import numpy as np
 from sklearn.base import clone
 from sklearn.compose import ColumnTransformer
-from sklearn.impute import SimpleImputer
 from sklearn.pipeline import Pipeline
-from sklearn.preprocessing import OneHotEncoder, StandardScaler
 
-from bprop.dask.data import DaskData
+from bprop.dask.data import DaskData, plain_strings
 from bprop.sklearn import MLPAutoencoder as LocalMLPAutoencoder
 from bprop.sklearn import MLPClassifier as LocalMLPClassifier
 from bprop.sklearn import MLPRegressor as LocalMLPRegressor
 from bprop.sklearn.persistence import save
 from bprop.sklearn.streaming import fit_streaming
+from bprop.sklearn.tabular import TableSpec, column_transformer
 
 __all__ = ["MLPAutoencoder", "MLPClassifier", "MLPRegressor"]
 
@@ -57,32 +56,15 @@ def _dataframe_module():
     return dd
 
 
-def column_transformer(frame: Any, features: list[str]) -> ColumnTransformer | None:
-    """The encoding of a DataFrame's feature columns, or None when all are numeric."""
-    kinds = {c: frame[c].dtype.kind for c in features}
-    categorical = [c for c, k in kinds.items() if k not in "iuf"]
+def frame_encoding(frame: Any, features: list[str]) -> ColumnTransformer | None:
+    """The encoding of a DataFrame's feature columns (the command line's, with imputation:
+    :func:`bprop.sklearn.tabular.column_transformer`), or None when all are numeric."""
+    categorical = [c for c in features if frame[c].dtype.kind not in "iuf"]
     if not categorical:
         return None
     numeric = [c for c in features if c not in categorical]
-    return ColumnTransformer(
-        [
-            (
-                "numeric",
-                Pipeline([("impute", SimpleImputer()), ("scale", StandardScaler())]),
-                numeric,
-            ),
-            (
-                "categorical",
-                Pipeline(
-                    [
-                        ("impute", SimpleImputer(strategy="most_frequent")),
-                        ("one_hot", OneHotEncoder(handle_unknown="ignore", sparse_output=False)),
-                    ]
-                ),
-                categorical,
-            ),
-        ]
-    )
+    spec = TableSpec(None, "", numeric, categorical, impute=True)
+    return column_transformer(spec)
 
 
 class _DaskMixin:
@@ -103,6 +85,7 @@ class _DaskMixin:
             X = dd.read_parquet(os.fspath(X))
         self.preprocessor_ = None
         if isinstance(X, dd.DataFrame):
+            X = plain_strings(X)
             if isinstance(y, str):
                 if y not in X.columns:
                     raise ValueError(f"target column {y!r} not in the data's columns")
@@ -112,7 +95,7 @@ class _DaskMixin:
 
     def _fit_preprocessor(self, frame: Any) -> ColumnTransformer | None:
         features = [str(c) for c in frame.columns]
-        pre = column_transformer(frame, features)
+        pre = frame_encoding(frame, features)
         if pre is None:
             return None
 
@@ -138,6 +121,7 @@ class _DaskMixin:
         if isinstance(X, str | os.PathLike):
             X = dd.read_parquet(os.fspath(X))
         if isinstance(X, dd.DataFrame):
+            X = plain_strings(X)
             parts = [
                 da.from_delayed(
                     _call(fn, part),

@@ -58,6 +58,7 @@ __all__ = [
     "DataError",
     "TableSpec",
     "check_frame",
+    "column_transformer",
     "final_estimator",
     "infer_table",
     "infer_task",
@@ -239,6 +240,15 @@ def target_values(spec: TableSpec, df, classes: Any = None) -> np.ndarray:
 def make_pipeline(spec: TableSpec, mlp: Any, dtype: Any = np.float64) -> Pipeline:
     """The (unfitted) pipeline: the column transformer, then ``mlp`` (a regressor wrapped
     in a TransformedTargetRegressor that standardises the target)."""
+    if spec.task == "regression":
+        mlp = TransformedTargetRegressor(regressor=mlp, transformer=StandardScaler())
+    return Pipeline([("columns", column_transformer(spec, dtype)), ("mlp", mlp)])
+
+
+def column_transformer(spec: TableSpec, dtype: Any = np.float64) -> ColumnTransformer:
+    """The (unfitted) encoding of ``spec``'s feature columns: numeric columns x ->
+    (x - mean) / std (mean-imputed first if ``spec.impute``), categorical ones one-hot
+    (most-frequent-imputed first if ``spec.impute``; unknown categories all zeros)."""
     groups = []
     if spec.numeric:
         steps = [("scale", StandardScaler())]
@@ -251,10 +261,7 @@ def make_pipeline(spec: TableSpec, mlp: Any, dtype: Any = np.float64) -> Pipelin
         if spec.impute:
             steps.insert(0, ("impute", SimpleImputer(strategy="most_frequent")))
         groups.append(("categorical", Pipeline(steps), list(spec.categorical)))
-    columns = ColumnTransformer(groups, remainder="drop", sparse_threshold=0.0)
-    if spec.task == "regression":
-        mlp = TransformedTargetRegressor(regressor=mlp, transformer=StandardScaler())
-    return Pipeline([("columns", columns), ("mlp", mlp)])
+    return ColumnTransformer(groups, remainder="drop", sparse_threshold=0.0)
 
 
 def final_estimator(model: Any) -> Any:
