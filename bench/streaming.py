@@ -15,6 +15,15 @@ pieces so that generating it needs little memory), then
   mini-batch epoch (adam, batch 256) streamed (with and without the prefetch thread) and
   in memory on the same rows (the Parquet file in the page cache), best of ``--repeats``.
 
+``--cli`` measures the ``bprop`` command instead, each run a child process whose peak RSS
+``/usr/bin/time`` reports (GNU time's maximum resident set size):
+
+- **in memory**: ``bprop train`` (irprop+, one epoch, 20-16-1, ``--dtype float32``,
+  ``--memory-limit 1TB``) and ``bprop predict`` on ``--cli-rows`` rows (10M) x 20 float32
+  columns, against the data's size in float32 (features and target);
+- **streamed**: ``bprop train --memory-limit 0`` (the same settings, 50-16-1) on each of
+  ``--rows`` x 50 float32 columns, and the ratio of the largest run's peak to the smallest's.
+
 Prints one JSON object with every number.
 """
 
@@ -52,18 +61,18 @@ COLS = 50
 ROW_GROUP = 65536
 
 
-def write_dataset(path: Path, rows: int, seed: int = 0) -> None:
+def write_dataset(path: Path, rows: int, seed: int = 0, cols: int = COLS) -> None:
     import pyarrow as pa
     import pyarrow.parquet as pq
 
     rng = np.random.default_rng(seed)
-    w = rng.normal(size=COLS).astype(np.float32) / np.sqrt(COLS)
-    names = [f"x{j}" for j in range(COLS)]
+    w = rng.normal(size=cols).astype(np.float32) / np.sqrt(cols)
+    names = [f"x{j}" for j in range(cols)]
     schema = pa.schema([(n, pa.float32()) for n in names] + [("y", pa.float32())])
     with pq.ParquetWriter(path, schema) as writer:
         for start in range(0, rows, 16 * ROW_GROUP):
             n = min(16 * ROW_GROUP, rows - start)
-            X = rng.normal(size=(n, COLS)).astype(np.float32)
+            X = rng.normal(size=(n, cols)).astype(np.float32)
             y = (np.tanh(X @ w) + 0.1 * rng.normal(size=n)).astype(np.float32)
             table = pa.table({**{nm: X[:, j] for j, nm in enumerate(names)}, "y": y})
             writer.write_table(table, row_group_size=ROW_GROUP)
@@ -146,12 +155,61 @@ def throughput(path: Path, repeats: int) -> dict:
     return out
 
 
+def _bprop_peak_mb(args: list[str], env: dict) -> dict:
+    """Run ``bprop ARGS`` under /usr/bin/time; its peak RSS (MB) and seconds."""
+    t0 = time.perf_counter()
+    cmd = ["/usr/bin/time", "-f", "%M", sys.executable, "-m", "bprop", *args]
+    proc = subprocess.run(cmd, capture_output=True, text=True, env=env, check=True)
+    kb = int(proc.stderr.strip().splitlines()[-1])
+    return {"peak_rss_mb": kb / 1024, "seconds": time.perf_counter() - t0}
+
+
+def cli(args: argparse.Namespace, base: Path, env: dict) -> dict:
+    """Peak RSS of the bprop command: in memory (train, predict) and streamed (train)."""
+    fit = ["--rule", "irprop+", "--epochs", "1", "--hidden", "16", "--dtype", "float32",
+           "--no-progress", "-q"]  # fmt: skip
+    out: dict = {"in_memory": {}, "streamed": []}
+    rows = args.cli_rows
+    path = base / f"cli-{rows}x20.parquet"
+    write_dataset(path, rows, cols=20)
+    data_mb = rows * 21 * 4 / 2**20
+    model = base / "cli.bprop"
+    row = {"rows": rows, "columns": 20, "file_mb": path.stat().st_size / 2**20,
+           "data_float32_mb": data_mb}  # fmt: skip
+    for name, cmd in (
+        ("train", ["train", str(path), "--target", "y", "--out", str(model), *fit]),
+        ("predict", ["predict", str(model), str(path), "--out", str(base / "p.parquet"), "-q"]),
+    ):
+        r = _bprop_peak_mb([*cmd, "--memory-limit", "1TB"], env)
+        row[name] = r | {"peak_vs_data": r["peak_rss_mb"] / data_mb}
+        print(json.dumps({name: row[name]}), file=sys.stderr)
+    out["in_memory"] = row
+    path.unlink()
+    for n in [int(r) for r in args.rows.split(",")]:
+        path = base / f"cli-{n}x50.parquet"
+        write_dataset(path, n)
+        cmd = ["train", str(path), "--target", "y", "--out", str(model), *fit]
+        r = _bprop_peak_mb([*cmd, "--memory-limit", "0"], env)
+        r |= {"rows": n, "file_mb": path.stat().st_size / 2**20}
+        out["streamed"].append(r)
+        print(json.dumps(r), file=sys.stderr)
+        path.unlink()
+    if len(out["streamed"]) > 1:
+        first, last = out["streamed"][0], out["streamed"][-1]
+        out["streamed_peak_ratio_largest_vs_smallest"] = last["peak_rss_mb"] / first["peak_rss_mb"]
+    for f in (model, base / "p.parquet"):
+        f.unlink(missing_ok=True)
+    return out
+
+
 def main(argv: list[str] | None = None) -> int:
     p = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     p.add_argument("--rows", default="2000000,20000000")
     p.add_argument("--repeats", type=int, default=2)
     p.add_argument("--keep", default=None, help="directory for the data (kept)")
     p.add_argument("--threads", default="1", help="BLAS threads (default 1)")
+    p.add_argument("--cli", action="store_true", help="measure the bprop command (see above)")
+    p.add_argument("--cli-rows", type=int, default=10_000_000, help="rows of the in-memory run")
     p.add_argument("--child-memory", default=None, help=argparse.SUPPRESS)
     args = p.parse_args(argv)
     if args.child_memory:
@@ -169,6 +227,12 @@ def main(argv: list[str] | None = None) -> int:
         "memory": [],
     }
     env = {**os.environ, "PYTHONPATH": str(Path(__file__).resolve().parents[1] / "src")}
+    if args.cli:
+        results["cli"] = cli(args, base, env)
+        print(json.dumps(results, indent=2))
+        if not args.keep:
+            base.rmdir()
+        return 0
     for rows in sizes:
         path = base / f"rows-{rows}.parquet"
         if not path.exists():

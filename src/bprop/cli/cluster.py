@@ -16,18 +16,17 @@ import os
 from collections.abc import Callable, Iterator
 from typing import Any
 
-import numpy as np
-from sklearn.compose import TransformedTargetRegressor
 from sklearn.pipeline import Pipeline
 from sklearn.preprocessing import StandardScaler
 
 from bprop.cli.common import CLIError, emit
+from bprop.cli.stream import SAMPLE_ROWS, ScaledTarget, assemble_pipeline, infer_spec
 from bprop.dask import DaskData
 from bprop.dask import MLPClassifier as DaskMLPClassifier
 from bprop.dask import MLPRegressor as DaskMLPRegressor
 from bprop.dask.data import plain_strings
 from bprop.sklearn.streaming import fit_streaming
-from bprop.sklearn.tabular import TableSpec, infer_table, make_pipeline
+from bprop.sklearn.tabular import TableSpec, make_pipeline
 
 __all__ = [
     "SAMPLE_ROWS",
@@ -36,9 +35,6 @@ __all__ = [
     "cluster_client",
     "fit_on_cluster",
 ]
-
-#: rows read to infer the column kinds and the task
-SAMPLE_ROWS = 10_000
 
 
 def add_cluster_options(parser: Any) -> None:
@@ -128,14 +124,7 @@ def fit_on_cluster(
         raise CLIError(f"{path}: no such file or directory")
     frame = _read(path, s.get("na_values", []))
     sample = frame.head(SAMPLE_ROWS, npartitions=-1)
-    spec = infer_table(
-        sample,
-        s["target"],
-        task=s["task"],
-        impute=s["impute"],
-        categorical=tuple(s["categorical"]),
-        drop=tuple(s["drop"]),
-    )
+    spec = infer_spec(sample, s)
     mlp = make_estimator(spec.task)
     pipeline = make_pipeline(spec, mlp, dtype)
     frame = frame[[*spec.features, spec.target]]
@@ -157,26 +146,11 @@ def fit_on_cluster(
             spec.target,
             client=client,
             transform=columns,
-            target_transform=None if target_scaler is None else _Scaled(target_scaler),
+            target_transform=None if target_scaler is None else ScaledTarget(target_scaler),
         )
 
     train = data(frame)
     train.validation = None if val is None else data(val)
     est.fit(train, checkpoint=checkpoint)
-    local = est.to_local()
-    if target_scaler is not None:
-        ttr = TransformedTargetRegressor(regressor=mlp, transformer=StandardScaler())
-        ttr.regressor_, ttr.transformer_, ttr._training_dim = local, target_scaler, 1
-        local = ttr
-    fitted = Pipeline([("columns", columns), ("mlp", local)])
+    fitted = assemble_pipeline(columns, est.to_local(), target_scaler, mlp)
     return fitted, spec, None if val is None else val.compute()
-
-
-class _Scaled:
-    """y -> (y - mean) / scale with a fitted StandardScaler (runs on the workers)."""
-
-    def __init__(self, scaler: StandardScaler) -> None:
-        self.scaler = scaler
-
-    def __call__(self, y: np.ndarray) -> np.ndarray:
-        return self.scaler.transform(np.asarray(y, dtype=float).reshape(-1, 1)).ravel()

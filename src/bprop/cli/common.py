@@ -290,7 +290,10 @@ class Model:
 
     def predict(self, df, target: str | None = None) -> tuple[np.ndarray, np.ndarray | None]:
         """(predictions, class probabilities or None) for the rows of ``df``."""
-        X = self.inputs(df, target)
+        return self.predict_inputs(self.inputs(df, target))
+
+    def predict_inputs(self, X) -> tuple[np.ndarray, np.ndarray | None]:
+        """:meth:`predict` of rows already checked by :meth:`inputs`."""
         if self.kind == "pipeline":
             model = self.pipeline
         elif self.kind == "estimator":

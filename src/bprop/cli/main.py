@@ -6,9 +6,10 @@ Commands: ``demo``, ``train``, ``predict``, ``evaluate``, ``info``, ``export``,
 input (files, columns, cells, model files, options) print one line,
 ``bprop: error: <what is wrong and what to do>``, and exit with status 1 (2 for a
 command line that does not parse or an output path that cannot be written, 3 for a
-training run that diverged), without a traceback unless ``--debug`` is given. The global
-flags ``--debug`` and ``--quiet`` go before or after the command. A closed standard
-output (``bprop predict ... | head``) ends the command quietly with status 0.
+training run that diverged; 2 also for a CSV file over ``--memory-limit``), without a
+traceback unless ``--debug`` is given. The global flags ``--debug`` and ``--quiet`` go
+before or after the command. A closed standard output (``bprop predict ... | head``)
+ends the command quietly with status 0.
 """
 
 from __future__ import annotations

@@ -20,7 +20,9 @@ from bprop.cli.common import (
     emit,
     load_model,
 )
-from bprop.sklearn.tabular import STDIO, DataError, pandas_module, read_table, write_table
+from bprop.cli.memory import add_memory_option, read_frame, streams
+from bprop.cli.stream import predict_in_blocks, predict_parquet
+from bprop.sklearn.tabular import STDIO, DataError, pandas_module, write_table
 
 __all__ = ["add_parser", "predict"]
 
@@ -31,9 +33,17 @@ def predict(args: argparse.Namespace) -> int:
     if to_file:
         check_writable(args.out)
     model = load_model(args.model)
-    df = read_table(args.data, args.na_values)
     if args.proba and model.task != "classification":
         raise CLIError("--proba needs a classification model")
+    if streams(args.data, model.network.dtype, args.memory_limit) is not None:
+        if args.keep:
+            raise CLIError("--keep needs the data in memory; raise --memory-limit")
+        with about(args.data):
+            rows = predict_parquet(model, args.data, args.out, args.target, args.proba)
+        emit(args, f"{rows} predictions written to {args.out} (streamed from Parquet)")
+        return 0
+    keep = (args.target, *(model.table.categorical if model.table is not None else ()))
+    df = read_frame(args.data, model.network.dtype, keep, args.na_values)
     missing = [k for k in args.keep if k not in df.columns]
     if missing:
         raise DataError(
@@ -41,7 +51,7 @@ def predict(args: argparse.Namespace) -> int:
             f"{', '.join(df.columns)}"
         )
     with about(args.data):
-        pred, proba = model.predict(df, args.target)
+        pred, proba = predict_in_blocks(model, df, args.target)
     out = pd.DataFrame({k: df[k].to_numpy() for k in dict.fromkeys(args.keep)})
     results = {"prediction": pred}
     if args.proba:
@@ -70,7 +80,10 @@ def add_parser(sub: Any) -> None:
         "or MLPRegressor, or a network (the file's numeric columns in order).",
     )
     p.add_argument("model", help="model file (bprop train, an estimator's save, a network)")
-    p.add_argument("data", help="data file (.csv, .csv.gz, .parquet; - for CSV on stdin)")
+    p.add_argument(
+        "data",
+        help="data file (.csv, .csv.gz, .parquet, a Parquet directory; - for CSV on stdin)",
+    )
     p.add_argument(
         "--out", help="write predictions here (.csv, .csv.gz, .parquet; - or unset: stdout)"
     )
@@ -88,4 +101,5 @@ def add_parser(sub: Any) -> None:
         help="a column to leave out (for models that read the numeric columns in order)",
     )
     add_na_values(p)
+    add_memory_option(p)
     p.set_defaults(func=predict)

@@ -46,10 +46,12 @@ from bprop.cli.common import (
     sha256,
     validation_metrics,
 )
+from bprop.cli.memory import Footprint, add_memory_option, read_frame, streams
 from bprop.cli.parser import Parser
 from bprop.cli.plots import training_plots
+from bprop.cli.stream import fit_parquet, infer_spec, validation_predictions
 from bprop.cli.train_options import add_train_options
-from bprop.cli.train_summary import divergence, print_summary, run_summary
+from bprop.cli.train_summary import divergence, print_summary, run_summary, task_line
 from bprop.core.network import as_float_dtype
 from bprop.files.jsonsafe import to_json as jsonable
 from bprop.optim import get_rule
@@ -57,13 +59,12 @@ from bprop.optim.registry import check_hyperparameters
 from bprop.sklearn.classifier import MLPClassifier
 from bprop.sklearn.pipeline_file import save_pipeline
 from bprop.sklearn.regressor import MLPRegressor
+from bprop.sklearn.streaming import fit_transform_blocks
 from bprop.sklearn.tabular import (
     STDIO,
     check_frame,
     final_estimator,
-    infer_table,
     make_pipeline,
-    read_table,
     target_values,
 )
 from bprop.training.checkpoint import CheckpointCallback, load_checkpoint
@@ -79,29 +80,31 @@ from bprop.training.trainer import DivergenceWarning
 __all__ = ["add_parser", "train"]
 
 #: the options that define a training run (stored in the model and the checkpoint)
-SETTINGS = (
-    "task",
-    "hidden",
-    "activation",
-    "init",
-    "rule",
-    "lr",
-    "param",
-    "mode",
-    "batch_size",
-    "epochs",
-    "patience",
-    "target_error",
-    "gl",
-    "pq",
-    "up",
-    "weight_decay",
-    "val_fraction",
-    "seed",
-    "dtype",
-    "impute",
-    "categorical",
-    "drop",
+SETTINGS = tuple(
+    [
+        "task",
+        "hidden",
+        "activation",
+        "init",
+        "rule",
+        "lr",
+        "param",
+        "mode",
+        "batch_size",
+        "epochs",
+        "patience",
+        "target_error",
+        "gl",
+        "pq",
+        "up",
+        "weight_decay",
+        "val_fraction",
+        "seed",
+        "dtype",
+        "impute",
+        "categorical",
+        "drop",
+    ]
 )
 
 #: the options that need a validation split (early stopping criteria)
@@ -234,18 +237,14 @@ def train(args: argparse.Namespace) -> int:
         check_directory(args.plots)
     if args.workers is not None or args.scheduler:
         return _train_on_cluster(args, start)
+    footprint = streams(args.data, as_float_dtype(args.dtype), args.memory_limit)
+    if footprint is not None:
+        return _train_streamed(args, start, footprint)
     s, checkpoint = _settings(args)  # (checked before the data is read)
-    df = read_table(args.data, s["na_values"])
     dtype = as_float_dtype(s["dtype"])
+    df = read_frame(args.data, dtype, (s["target"], *s["categorical"]), s["na_values"])
     with about(args.data):
-        spec = infer_table(
-            df,
-            s["target"],
-            task=s["task"],
-            impute=s["impute"],
-            categorical=tuple(s["categorical"]),
-            drop=tuple(s["drop"]),
-        )
+        spec = infer_spec(df, s)
         X = check_frame(spec, df, dtype=dtype)
         y = target_values(spec, df)
     if not args.json:
@@ -277,11 +276,14 @@ def train(args: argparse.Namespace) -> int:
     mlp = _estimator(s, spec.task, len(df) - n_val, callbacks)
     mlp.verbose = sys.stderr.isatty() and not (args.quiet or args.no_progress or args.json)
     pipeline = make_pipeline(spec, mlp, dtype)
+    columns, Xt = fit_transform_blocks(pipeline.steps[0][1], X, dtype)  # (pipeline.fit in
+    pipeline.steps[0] = ("columns", columns)  # blocks: the network's inputs, then the
+    del df, X  # raw table goes)
     try:
         with warnings.catch_warnings():
             warnings.simplefilter("ignore", ConvergenceWarning)
             warnings.simplefilter("ignore", DivergenceWarning)  # said below, in one line
-            pipeline.fit(X, y, mlp__checkpoint=checkpoint)
+            pipeline.steps[-1][1].fit(Xt, y, checkpoint=checkpoint)
     except KeyboardInterrupt:
         if every and os.path.exists(ck_path):
             print(
@@ -297,7 +299,7 @@ def train(args: argparse.Namespace) -> int:
     metrics: dict[str, Any] = {}
     if est.validation_indices_ is not None:
         idx = np.sort(est.validation_indices_)
-        pred = pipeline.predict(X.iloc[idx])
+        pred = pipeline.steps[-1][1].predict(Xt[idx])  # (= pipeline.predict of those rows)
         metrics = validation_metrics(spec.task, y[idx], pred, _classes(est))
     record["mode"] = s["mode"] or probe.mode
     record["rule_hyperparameters"] = probe.hyperparameters
@@ -309,6 +311,7 @@ def train(args: argparse.Namespace) -> int:
     summary["diverged"] = diverged
     if args.plots:
         name = os.path.basename(args.data)
+        df = read_frame(args.data, dtype, (s["target"], *s["categorical"]), s["na_values"])
         if est.validation_indices_ is not None:
             rows, shown = df.iloc[idx], f"validation split of {name}"
         else:
@@ -317,6 +320,80 @@ def train(args: argparse.Namespace) -> int:
         written = training_plots(load_model(args.out), rows, args.plots, shown)
         summary["plots"] = [str(p) for p in written]
     summary["task_inferred"] = s["task"] is None
+    summary |= {"streamed": False, "data": f"in memory, {record['rows']:,} rows"}
+    if args.json:
+        emit_json(summary)
+    else:
+        print_summary(args, summary)
+    return 0
+
+
+def _train_streamed(args: argparse.Namespace, start: float, footprint: Footprint) -> int:
+    """``bprop train`` on Parquet data over ``--memory-limit``, streamed (see bprop.cli.stream)."""
+    if args.plots:
+        raise CLIError("--plots reads the training file into memory; run 'bprop plot' on the model")
+    s, checkpoint, record, probe, callbacks = _out_of_core_run(
+        args, {"rows": footprint.rows, "streamed": True}
+    )
+    dtype = as_float_dtype(s["dtype"])
+
+    def make_estimator(task: str) -> Any:  # the batch size is clipped to the rows
+        return _estimator(s, task, 1 << 62, callbacks)
+
+    with about(args.data), warnings.catch_warnings():
+        warnings.simplefilter("ignore", ConvergenceWarning)
+        warnings.simplefilter("ignore", DivergenceWarning)
+        pipeline, spec, data = fit_parquet(args.data, s, make_estimator, dtype, checkpoint)
+    est = final_estimator(pipeline)
+    est.set_params(callbacks=None, stopping=None)
+    diverged = divergence(args, est.history_, probe.hyperparameters)
+    metrics: dict[str, Any] = {}
+    if data.validation_fraction:
+        with about(args.data):
+            y_val, pred = validation_predictions(pipeline, spec, data, dtype)
+        if len(y_val):
+            metrics = validation_metrics(spec.task, y_val, pred, _classes(est))
+    summary = {"streamed": True, "data": f"streamed from Parquet, {footprint.rows:,} rows"}
+    summary["diverged"] = diverged
+    return _finish(args, start, pipeline, spec, (s, record, probe), metrics, summary)
+
+
+def _out_of_core_run(args: argparse.Namespace, extra: dict[str, Any]) -> tuple:
+    """(settings, checkpoint or None, record, rule probe, callbacks) of a streamed or
+    cluster run."""
+    s, checkpoint = _settings(args)
+    record: dict[str, Any] = {
+        **s,
+        "param": [list(p) for p in s["param"]],
+        "data": os.path.basename(os.path.normpath(args.data)),
+        "data_sha256": sha256(args.data),
+        **extra,
+    }
+    probe = _RuleProbe()
+    callbacks: list[Any] = [probe]
+    every = args.checkpoint_every
+    if checkpoint is not None and every is None:
+        every = checkpoint.metadata["training"].get("checkpoint_every")  # keep checkpointing
+    if every:
+        ck_path = args.checkpoint or args.resume or f"{args.out}.ckpt"
+        record["checkpoint_every"] = every
+        callbacks.append(CheckpointCallback(ck_path, every, jsonable({"training": record})))
+    return s, checkpoint, record, probe, callbacks
+
+
+def _finish(args, start, pipeline, spec, run: tuple, metrics: dict, summary: dict) -> int:
+    """Save a streamed or cluster run's pipeline and print its summary."""
+    s, record, probe = run
+    est = final_estimator(pipeline)
+    record["mode"] = s["mode"] or probe.mode
+    record["rule_hyperparameters"] = probe.hyperparameters
+    extra = {"table": spec.to_dict(), "training": jsonable(record), "metrics": jsonable(metrics)}
+    save_pipeline(pipeline, args.out, extra)
+    summary = run_summary(spec.task, est, metrics, args.out, time.perf_counter() - start) | summary
+    summary["task_inferred"] = s["task"] is None
+    if not args.json:
+        n_classes = len(getattr(est, "classes_", ()))
+        emit(args, task_line(spec.task, n_classes, s["task"] is not None))
     if args.json:
         emit_json(summary)
     else:
@@ -329,24 +406,9 @@ def _train_on_cluster(args: argparse.Namespace, start: float) -> int:
     check_cluster_options(args)
     if args.plots:
         raise CLIError("--plots reads the training file into memory; run 'bprop plot' on the model")
-    s, checkpoint = _settings(args)
+    cluster = args.scheduler or f"LocalCluster({args.workers} workers)"
+    s, checkpoint, record, probe, callbacks = _out_of_core_run(args, {"cluster": cluster})
     dtype = as_float_dtype(s["dtype"])
-    record: dict[str, Any] = {
-        **s,
-        "param": [list(p) for p in s["param"]],
-        "data": os.path.basename(os.path.normpath(args.data)),
-        "data_sha256": sha256(args.data),
-        "cluster": args.scheduler or f"LocalCluster({args.workers} workers)",
-    }
-    probe = _RuleProbe()
-    callbacks: list[Any] = [probe]
-    every = args.checkpoint_every
-    if checkpoint is not None and every is None:
-        every = checkpoint.metadata["training"].get("checkpoint_every")  # keep checkpointing
-    if every:
-        ck_path = args.checkpoint or args.resume or f"{args.out}.ckpt"
-        record["checkpoint_every"] = every
-        callbacks.append(CheckpointCallback(ck_path, every, jsonable({"training": record})))
     with cluster_client(args) as client:
 
         def make_estimator(task: str) -> Any:  # the batch size is clipped to the rows
@@ -366,28 +428,8 @@ def _train_on_cluster(args: argparse.Namespace, start: float) -> int:
         X_val = check_frame(spec, val, dtype=dtype)
         y_val = target_values(spec, val)
         metrics = validation_metrics(spec.task, y_val, pipeline.predict(X_val), _classes(est))
-    record["mode"] = s["mode"] or probe.mode
-    record["rule_hyperparameters"] = probe.hyperparameters
-    extra = {"table": spec.to_dict(), "training": jsonable(record), "metrics": jsonable(metrics)}
-    save_pipeline(pipeline, args.out, extra)
-    summary = run_summary(spec.task, est, metrics, args.out, time.perf_counter() - start)
-    summary["cluster"] = record["cluster"]
-    summary["task_inferred"] = s["task"] is None
-    if not args.json:
-        n_classes = len(getattr(est, "classes_", ()))
-        emit(args, task_line(spec.task, n_classes, s["task"] is not None))
-    summary["diverged"] = diverged
-    if args.json:
-        emit_json(summary)
-    else:
-        print_summary(args, summary)
-    return 0
-
-
-def task_line(task: str, n_classes: int, given: bool) -> str:
-    """'task: classification (2 classes), inferred; --task to override' (or ', given')."""
-    what = f"{task} ({n_classes} classes)" if task == "classification" else task
-    return f"task: {what}, " + ("given (--task)" if given else "inferred; --task to override")
+    summary = {"cluster": cluster, "diverged": diverged}
+    return _finish(args, start, pipeline, spec, (s, record, probe), metrics, summary)
 
 
 def _classes(est: Any) -> list | None:
@@ -413,6 +455,7 @@ def add_parser(sub: Any) -> None:
     )
     add_train_options(p)
     add_na_values(p)
+    add_memory_option(p)
     add_cluster_options(p)
     if isinstance(p, Parser):
         p.required_unless = {"target": "--resume"}

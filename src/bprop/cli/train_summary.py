@@ -101,6 +101,8 @@ def print_summary(args: argparse.Namespace, s: dict[str, Any]) -> None:
             f"  validation R^2 {number(v['r2'], 4)}, MAE {number(v['mae'])}, "
             f"RMSE {number(v['rmse'])}"
         )
+    if "data" in s:
+        lines.append(f"  data: {s['data']}")
     if "cluster" in s:
         lines.append(f"  trained on the Dask cluster: {s['cluster']}")
     if s.get("plots"):
@@ -108,3 +110,9 @@ def print_summary(args: argparse.Namespace, s: dict[str, Any]) -> None:
         lines.append(f"  plots written to {os.path.dirname(s['plots'][0])}: {names}")
     lines.append(f"  time {s['seconds']:.2f} s; model written to {s['model']}")
     emit(args, "\n".join(lines))
+
+
+def task_line(task: str, n_classes: int, given: bool) -> str:
+    """'task: classification (2 classes), inferred; --task to override' (or ', given')."""
+    what = f"{task} ({n_classes} classes)" if task == "classification" else task
+    return f"task: {what}, " + ("given (--task)" if given else "inferred; --task to override")

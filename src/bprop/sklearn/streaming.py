@@ -39,7 +39,16 @@ from sklearn.utils import _safe_indexing
 from bprop.files import atomic_write
 from bprop.training.parquet import ParquetDataError, ParquetDataset
 
-__all__ = ["convert_csv", "fit_streaming", "iter_frames", "predict_streaming"]
+__all__ = [
+    "convert_csv",
+    "fit_streaming",
+    "fit_transform_blocks",
+    "iter_frames",
+    "predict_streaming",
+]
+
+#: rows per block of :func:`fit_transform_blocks` (data up to this size: exactly ``fit``)
+BLOCK_ROWS = 1 << 18
 
 Frames = Callable[[], Iterable[Any]]
 
@@ -71,7 +80,8 @@ def predict_streaming(
 
     ``columns``: the columns handed to the model (default: all). The output has one column
     ``prediction`` for 1-D results, else ``prediction_0``, ``prediction_1``, ... (for
-    ``predict_proba`` of a classifier with ``classes_``: ``proba_<class>``). ``out`` is
+    ``predict_proba`` of a classifier with ``classes_``: ``proba_<class>``); a method that
+    returns a dict of columns (name -> 1-D array) writes those columns. ``out`` is
     written atomically: on any error an existing file keeps its content.
     """
     import pyarrow as pa
@@ -88,12 +98,14 @@ def predict_streaming(
         writer = None
         try:
             for unit in data.units:
-                result = np.asarray(fn(data.read(unit, cols).to_pandas()))
-                table = pa.table(_output_columns(model, method, result))
+                result = fn(data.read(unit, cols).to_pandas())
+                if not isinstance(result, dict):
+                    result = _output_columns(model, method, np.asarray(result))
+                table = pa.table(result)
                 if writer is None:
                     writer = pq.ParquetWriter(fh, table.schema)
                 writer.write_table(table)
-                rows += len(result)
+                rows += table.num_rows
         finally:
             if writer is not None:
                 writer.close()
@@ -133,6 +145,31 @@ def _output_columns(model: Any, method: str, result: np.ndarray) -> dict[str, np
     if method == "predict_proba" and classes is not None and len(classes) == result.shape[1]:
         return {f"proba_{c}": result[:, k] for k, c in enumerate(classes)}
     return {f"prediction_{k}": result[:, k] for k in range(result.shape[1])}
+
+
+def fit_transform_blocks(
+    transformer: Any, X: Any, dtype: Any, rows: int = BLOCK_ROWS
+) -> tuple[Any, np.ndarray]:
+    """(fitted copy of ``transformer``, its C-ordered output in ``dtype``) for a DataFrame
+    ``X`` in memory, fitted and applied ``rows`` rows at a time.
+
+    ``fit_transform`` on the whole frame holds the selected columns, float64 temporaries
+    of the scalers' statistics and the stacked output at once (several times the data);
+    here each block's output is written into one preallocated array, so the peak is the
+    output plus one block. The fit is :func:`fit_streaming` over the blocks: with at most
+    ``rows`` rows exactly ``fit``, else equal to rounding.
+    """
+    n = len(X)
+    blocks = lambda: (X.iloc[i : i + rows] for i in range(0, n, rows))  # noqa: E731
+    fitted = fit_streaming(transformer, blocks)
+    out: np.ndarray | None = None
+    for i, block in zip(range(0, n, rows), blocks(), strict=True):
+        part = np.asarray(fitted.transform(block))
+        if out is None:
+            out = np.empty((n, part.shape[1]), dtype)
+        out[i : i + len(part)] = part
+    assert out is not None
+    return fitted, out
 
 
 def fit_streaming(transformer: Any, frames: Frames) -> Any:

@@ -145,16 +145,17 @@ def infer_table(
         raise DataError("no feature columns left besides the target")
     numeric, cats = column_kinds(df, features, categorical)
     spec = TableSpec(target, task, numeric, cats, list(drop), impute)
-    check_frame(spec, df)
+    check_frame(spec, df, dtype=None)  # (the checks only: float columns are not copied)
     target_values(spec, df)
     return spec
 
 
 def check_frame(spec: TableSpec, df, pipeline: Any = None, dtype: Any = np.float64):
     """The feature columns of ``df`` as the pipeline takes them (numeric columns as
-    ``dtype``), after checking them: missing columns, non-numeric or infinite cells, empty
-    cells (without imputation) and, given the fitted ``pipeline``, categories not seen in
-    training are a DataError naming them. Other columns are ignored."""
+    ``dtype``; None: float columns as they are), after checking them: missing columns,
+    non-numeric or infinite cells, empty cells (without imputation) and, given the fitted
+    ``pipeline``, categories not seen in training are a DataError naming them. Other
+    columns are ignored. Where no column needs converting, ``df[names]`` (a view)."""
     pd = pandas_module()
     names = spec.features
     missing = [n for n in names if n not in df.columns]
@@ -168,6 +169,7 @@ def check_frame(spec: TableSpec, df, pipeline: Any = None, dtype: Any = np.float
         )
     known = _categories(pipeline) if pipeline is not None else {}
     out = {}
+    same = True  # no column converted: a view of df's columns
     for name in names:
         s = df[name]
         empty = s.isna().to_numpy()
@@ -180,13 +182,20 @@ def check_frame(spec: TableSpec, df, pipeline: Any = None, dtype: Any = np.float
             raise DataError(
                 f"column {name!r} has empty cells ({rows_text(empty, s.index)}); fill them {hint}"
             )
+        if name in spec.numeric and s.dtype.kind == "f" and s.dtype == np.dtype(dtype or s.dtype):
+            inf = np.isinf(s.to_numpy())  # already in the dtype: checked, not copied
+            if inf.any():
+                raise DataError(f"column {name!r} has infinite values ({rows_text(inf, s.index)})")
+            out[name] = s
+            continue
+        same = False
         if name in spec.numeric:
             x = numeric_values(s, name, _NUMERIC_HINT[pipeline is None].format(name=name))
             if np.isinf(x).any():
                 raise DataError(
                     f"column {name!r} has infinite values ({rows_text(np.isinf(x), s.index)})"
                 )
-            out[name] = x.astype(dtype)
+            out[name] = x.astype(dtype or np.float64)
             continue
         values = s if s.dtype.kind in "biuf" else s.astype(object).where(s.notna(), np.nan)
         if name in known:
@@ -200,7 +209,7 @@ def check_frame(spec: TableSpec, df, pipeline: Any = None, dtype: Any = np.float
                     f"{', '.join(repr(str(c)) for c in cats[:10])}"
                 )
         out[name] = values
-    return pd.DataFrame(out, index=df.index)
+    return df[names] if same else pd.DataFrame(out, index=df.index)
 
 
 def target_values(spec: TableSpec, df, classes: Any = None) -> np.ndarray:

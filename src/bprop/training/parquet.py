@@ -85,6 +85,9 @@ class ParquetData(ParquetDataset):
         A fitted transformer (``transform(DataFrame) -> array``, e.g. a ColumnTransformer
         fitted by :func:`bprop.sklearn.streaming.fit_streaming`) applied to each block's
         feature columns, read as a pandas DataFrame; the network's inputs are its outputs.
+    target_transform:
+        A function applied to each block's raw target values before the estimator's
+        coding, e.g. t = (y - mean) / scale of a fitted StandardScaler; None: as they are.
     prefetch:
         Read the next row group in a background thread while the current one trains
         (pyarrow decodes without the GIL); memory then holds two row groups.
@@ -102,10 +105,12 @@ class ParquetData(ParquetDataset):
         validation: str | os.PathLike | ParquetData | None = None,
         seed: int = 0,
         transform: Any = None,
+        target_transform: Any = None,
         prefetch: bool = True,
     ) -> None:
         super().__init__(path)
         self.transform = transform
+        self.target_transform = target_transform
         self.prefetch = bool(prefetch)
         self.target = [target] if isinstance(target, str) else list(target)
         if not self.target:
@@ -159,6 +164,7 @@ class ParquetData(ParquetDataset):
                 batch_rows,
                 sample_weight=sample_weight,
                 transform=transform,
+                target_transform=target_transform,
             )
         self.validation = validation
 

@@ -146,6 +146,8 @@ class ParquetSource:
             y = np.column_stack([table.column(c).to_numpy(zero_copy_only=False)
                                  for c in d.target])  # fmt: skip
         try:
+            if d.target_transform is not None:
+                y = d.target_transform(y)
             if self.encode_target is not None:
                 y = self.encode_target(y)
             T = check_targets(y, n, self.n_outputs, self.dtype, "target")

@@ -1,0 +1,189 @@
+"""``bprop train`` and ``bprop predict`` on Parquet data streamed row group by row group
+(when :mod:`bprop.cli.memory` says the data do not fit, or with ``--memory-limit 0``).
+
+Training: the column kinds and the task are inferred from the first :data:`SAMPLE_ROWS`
+rows; the ColumnTransformer (and a regression target's StandardScaler) are fitted by
+streaming (:func:`bprop.sklearn.streaming.fit_streaming`: the objects ``fit`` on the whole
+file gives, to rounding); the estimator trains on a :class:`bprop.ParquetData` that applies
+them to each block; the validation rows are held out by a seeded hash of the row position
+(``ParquetData(validation_fraction=...)``). The result is the same kind of Pipeline as an
+in-memory run, so ``bprop predict`` and ``bprop info`` cannot tell the difference.
+
+Prediction: :func:`bprop.sklearn.streaming.predict_streaming` reads one row group, checks
+and predicts it as the in-memory path does, and writes it as one row group of the output.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+from typing import Any
+
+import numpy as np
+from sklearn.compose import TransformedTargetRegressor
+from sklearn.pipeline import Pipeline
+from sklearn.preprocessing import StandardScaler
+
+from bprop.cli.common import CLIError, Model
+from bprop.sklearn.streaming import BLOCK_ROWS, fit_streaming, iter_frames, predict_streaming
+from bprop.sklearn.tabular import TableSpec, check_frame, infer_table, make_pipeline
+from bprop.training.parquet import ParquetData, ParquetDataset, holdout_mask
+
+__all__ = [
+    "SAMPLE_ROWS",
+    "ScaledTarget",
+    "assemble_pipeline",
+    "fit_parquet",
+    "infer_spec",
+    "predict_in_blocks",
+    "predict_parquet",
+    "validation_predictions",
+]
+
+#: rows read to infer the column kinds and the task
+SAMPLE_ROWS = 10_000
+
+
+class ScaledTarget:
+    """y -> (y - mean) / scale with a fitted StandardScaler (the TransformedTargetRegressor's
+    standardisation, applied block by block)."""
+
+    def __init__(self, scaler: StandardScaler) -> None:
+        self.scaler = scaler
+
+    def __call__(self, y: np.ndarray) -> np.ndarray:
+        # StandardScaler.transform's arithmetic, on an array of any name
+        return (np.asarray(y, dtype=float) - self.scaler.mean_[0]) / self.scaler.scale_[0]
+
+
+def infer_spec(sample: Any, s: dict[str, Any]) -> TableSpec:
+    """The column kinds and the task of a run with settings ``s``, from a sample of rows."""
+    return infer_table(
+        sample,
+        s["target"],
+        task=s["task"],
+        impute=s["impute"],
+        categorical=tuple(s["categorical"]),
+        drop=tuple(s["drop"]),
+    )
+
+
+def assemble_pipeline(
+    columns: Any, local: Any, target_scaler: StandardScaler | None, mlp: Any
+) -> Pipeline:
+    """The Pipeline ``make_pipeline`` fits in memory, from parts fitted elsewhere: the
+    ColumnTransformer, the fitted bprop estimator and, for a regression, the target's
+    scaler (the fitted estimator then sits in a TransformedTargetRegressor of ``mlp``)."""
+    if target_scaler is not None:
+        ttr = TransformedTargetRegressor(regressor=mlp, transformer=StandardScaler())
+        ttr.regressor_, ttr.transformer_, ttr._training_dim = local, target_scaler, 1
+        local = ttr
+    return Pipeline([("columns", columns), ("mlp", local)])
+
+
+def _sample(ds: ParquetDataset, rows: int) -> Any:
+    frames, held = [], 0
+    for unit in ds.units:
+        if held >= rows:
+            break
+        frames.append(ds.read(unit, ds.schema.names).slice(0, rows - held))
+        held += frames[-1].num_rows
+    import pyarrow as pa  # the 'files' extra, present since the footers were read
+
+    return pa.concat_tables(frames).to_pandas()
+
+
+def fit_parquet(
+    path: str,
+    s: dict[str, Any],
+    make_estimator: Callable[[str], Any],
+    dtype: Any,
+    checkpoint: Any = None,
+) -> tuple[Pipeline, TableSpec, ParquetData]:
+    """The fitted pipeline of a streamed run with settings ``s``, its table spec and the
+    streamed data (its ``validation_fraction`` and ``seed`` say which rows were held out).
+
+    ``make_estimator(task)`` gives the bprop estimator with the run's parameters;
+    ``checkpoint`` resumes a checkpointed run.
+    """
+    ds = ParquetDataset(path)
+    spec = infer_spec(_sample(ds, SAMPLE_ROWS), s)
+    mlp = make_estimator(spec.task)
+    columns = fit_streaming(
+        make_pipeline(spec, mlp, dtype).steps[0][1], lambda: iter_frames(ds, spec.features)
+    )
+    target_scaler = None
+    if spec.task == "regression":
+        target_scaler = fit_streaming(  # on arrays, as the TransformedTargetRegressor
+            StandardScaler(), lambda: (f.to_numpy(float) for f in iter_frames(ds, [spec.target]))
+        )
+    data = ParquetData(
+        path,
+        spec.target,
+        spec.features,
+        validation_fraction=s["val_fraction"],
+        seed=s["seed"],
+        transform=columns,
+        target_transform=None if target_scaler is None else ScaledTarget(target_scaler),
+    )
+    fitted = mlp.fit(data, checkpoint=checkpoint)  # (the data hold the validation rows out)
+    return assemble_pipeline(columns, fitted, target_scaler, mlp), spec, data
+
+
+def validation_predictions(
+    pipeline: Pipeline, spec: TableSpec, data: ParquetData, dtype: Any
+) -> tuple[np.ndarray, np.ndarray]:
+    """(targets, predictions) of the held-out rows of ``data``, read block by block."""
+    truth: list[np.ndarray] = []
+    pred: list[np.ndarray] = []
+    for unit in data.units:
+        rows = np.arange(unit.start, unit.start + unit.n_rows)
+        held = holdout_mask(rows, data.validation_fraction, data.seed)
+        if not held.any():
+            continue
+        df = data.read(unit, [*spec.features, spec.target]).to_pandas()[held]
+        truth.append(df[spec.target].to_numpy())
+        pred.append(np.asarray(pipeline.predict(check_frame(spec, df, dtype=dtype))))
+    if not truth:
+        return np.empty(0), np.empty(0)
+    return np.concatenate(truth), np.concatenate(pred)
+
+
+class _Predictions:
+    """``predict(block)``: the columns ``bprop predict`` writes, for one block of rows."""
+
+    def __init__(self, model: Model, target: str | None, proba: bool) -> None:
+        self.model, self.target, self.proba = model, target, proba
+
+    def predict(self, df: Any) -> dict[str, np.ndarray]:
+        pred, proba = self.model.predict(df, self.target)
+        out = {"prediction": pred}
+        if self.proba:
+            assert proba is not None and self.model.classes is not None
+            for label, column in zip(self.model.classes, proba.T, strict=True):
+                out[f"proba_{label}"] = column
+        return out
+
+
+def predict_parquet(model: Model, path: str, out: str | None, target: str | None,
+                    proba: bool) -> int:  # fmt: skip
+    """Write the predictions for the Parquet data ``path`` to the Parquet file ``out``, one
+    row group at a time, with the columns of an in-memory ``bprop predict``; returns the rows."""
+    if out is None or not out.lower().endswith((".parquet", ".pq")):
+        raise CLIError(
+            f"{path}: streamed predictions are written to a Parquet file; give "
+            "--out PREDICTIONS.parquet"
+        )
+    return predict_streaming(_Predictions(model, target, proba), path, out)
+
+
+def predict_in_blocks(
+    model: Model, df: Any, target: str | None, rows: int = BLOCK_ROWS
+) -> tuple[np.ndarray, np.ndarray | None]:
+    """``model.predict(df, target)`` for a table in memory, checked whole and predicted
+    ``rows`` rows at a time: the preprocessing's and the network's temporaries stay the
+    size of one block (the same numbers: each row is transformed on its own)."""
+    X = model.inputs(df, target)
+    parts = [model.predict_inputs(X[i : i + rows]) for i in range(0, len(X), rows)]
+    pred = np.concatenate([p for p, _ in parts])
+    proba = None if parts[0][1] is None else np.concatenate([q for _, q in parts])
+    return pred, proba
