@@ -80,9 +80,10 @@ from bprop.training.trainer import DivergenceWarning
 __all__ = ["add_parser", "train"]
 
 #: the options that define a training run (stored in the model and the checkpoint)
-SETTINGS = ("task", "hidden", "activation", "init", "rule", "lr", "param", "mode", "batch_size",
-            "epochs", "patience", "target_error", "gl", "pq", "up", "weight_decay", "val_fraction", "seed",
-            "dtype", "impute", "categorical", "drop")  # fmt: skip
+SETTINGS = ("task", "hidden", "activation", "init", "rule", "lr", "param", "mode",
+            "batch_size", "epochs", "patience", "target_error", "gl", "pq", "up",
+            "weight_decay", "val_fraction", "seed", "dtype", "impute", "categorical",
+            "drop")  # fmt: skip
 
 #: the options that need a validation split (early stopping criteria)
 NEEDS_VALIDATION = ("patience", "gl", "pq", "up")
