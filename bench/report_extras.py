@@ -22,15 +22,22 @@ def _memory(mem: dict) -> list[str]:
     runs = "; ".join(
         f"{r['mode']}: peak {r['peak_rss_mb']:.0f} MB = "
         f"{r['peak_rss_mb'] / r['data_mb']:.2f}x the data"
+        + (
+            f", {(r['peak_rss_mb'] - r['warm_mb']) / r['data_mb']:.2f}x over the warmed-up "
+            f"process ({r['warm_mb']:.0f} MB)"
+            if "warm_mb" in r
+            else ""
+        )
         for r in mem["runs"]
     )
     return [
         f"Memory: training a 100-64-1 network for one epoch on 1,000,000 x 100 float32 "
         f"({mem['data_mb']:.0f} MB of X and y), peak resident memory of the whole "
         f"process, each mode in a process of its own: {runs} (minibatch: 64 rows, "
-        f"momentum, compiled kernel; batch: iRprop-, NumPy in blocks). Before the data "
+        f"momentum, compiled kernel; batch: iRprop-, the compiled block kernel). Before the data "
         f"existed the process held {mem['baseline_mb']:.0f} MB (Python, NumPy, SciPy, "
-        "scikit-learn).",
+        "scikit-learn), and more once a 64-row warm-up fit had compiled the kernels "
+        "(numba's compiler; the kernels are compiled in each process).",
         "",
     ]
 
