@@ -8,6 +8,8 @@ and compares the weights. Learning rates are small enough that training is not c
 
 from __future__ import annotations
 
+import json
+import os
 import subprocess
 import sys
 
@@ -372,7 +374,7 @@ def test_the_cache_key_of_a_kernel_is_the_same_in_every_process():
         "from bprop.training.fast import _kernels\n"
         "fn = _kernels.build((Tanh.compiled,), Softmax.compiled, None,\n"
         "    CategoricalCrossEntropy.compiled.fused[0][1], None, Adam.compiled)\n"
-        "assert fn._cache.__class__.__name__ == 'NullCache'  # compiled per process\n"
+        "assert fn._cache.__class__.__name__ != 'NullCache'  # cached on disk\n"
         "cells = tuple(c.cell_contents for c in fn.py_func.__closure__)\n"
         "print(hashlib.sha256(dumps(cells)).hexdigest())"
     )
@@ -394,8 +396,61 @@ def test_the_cache_token_follows_the_definitions():
     def other(x):
         return x + 1.0
 
-    assert _kernels._token([phi]) == _kernels._token([phi])
-    assert _kernels._token([phi]) != _kernels._token([other])
+    assert _kernels._token("epoch", [phi]) == _kernels._token("epoch", [phi])
+    assert _kernels._token("epoch", [phi]) != _kernels._token("epoch", [other])
+    assert _kernels._token("epoch", [phi]) != _kernels._token("block", [phi])
+    # the same definitions in other roles are another composition
+    assert _kernels._token("epoch", [phi, other]) != _kernels._token("epoch", [other, phi])
+
+
+#: Trains one composition (argv: hidden, output) and prints its weights; the kernel comes
+#: from numba's on-disk cache in NUMBA_CACHE_DIR when it is there.
+_ONE_COMPOSITION = """
+import json, sys
+import numpy as np
+from bprop import Network, Trainer
+hidden, output = sys.argv[1:3]
+rng = np.random.default_rng(0)
+X = rng.standard_normal((40, 3)); y = 1 / (1 + np.exp(-X[:, :1]))
+net = Network([3, 4, 1], hidden, output, seed=0)
+t = Trainer(net, loss="squared_error", rule="momentum", mode="online", max_epochs=2,
+            seed=0, progress=False)
+assert t.fast_path_reason() is None, t.fast_path_reason()
+t.fit(X, y)
+print(json.dumps(net.params.tolist()))
+"""
+
+
+def test_compositions_compiled_at_once_in_two_processes_load_as_their_own(tmp_path):
+    """Two processes compile two compositions that differ only in roles (tanh and logistic
+    swapped) into one empty cache directory at the same time; fresh processes then load
+    each from the cache, and each gives its own weights (the NumPy path's, to rounding)."""
+    env = {**os.environ, "NUMBA_CACHE_DIR": str(tmp_path), "NUMBA_DEBUG_CACHE": "1"}
+    pairs = [("tanh", "logistic"), ("logistic", "tanh")]
+
+    def start(pair):
+        cmd = [sys.executable, "-c", _ONE_COMPOSITION, *pair]
+        return subprocess.Popen(cmd, env=env, stdout=subprocess.PIPE, text=True)
+
+    compiling = [start(pair) for pair in pairs]
+    first = [p.communicate(timeout=600)[0] for p in compiling]
+    assert all(p.returncode == 0 for p in compiling)
+    loading = [start(pair) for pair in pairs]
+    again = [p.communicate(timeout=600)[0] for p in loading]
+    assert all(p.returncode == 0 for p in loading)
+    for pair, out, out_again in zip(pairs, first, again, strict=True):
+        assert "data loaded" in out_again  # from the cache, not compiled anew
+        cached = np.array(json.loads(out_again.strip().splitlines()[-1]))
+        np.testing.assert_array_equal(cached, json.loads(out.strip().splitlines()[-1]))
+        rng = np.random.default_rng(0)
+        X = rng.standard_normal((40, 3))
+        y = 1 / (1 + np.exp(-X[:, :1]))
+        net = Network([3, 4, 1], *pair, seed=0)
+        t = Trainer(net, loss="squared_error", rule="momentum", mode="online", max_epochs=2,
+                    seed=0, progress=False)  # fmt: skip
+        with fast.disabled():
+            t.fit(X, y)
+        np.testing.assert_allclose(cached, net.params, rtol=1e-12, atol=1e-15)
 
 
 def test_falls_back_when_numba_is_missing(monkeypatch):

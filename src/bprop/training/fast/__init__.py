@@ -49,8 +49,10 @@ the path is enabled; otherwise (or if it returns None) ``Network.gradient`` runs
 (tested to 1e-12 relative in float64).
 
 First use: numba compiles a kernel once per combination and dtype (a few seconds, more
-for deep stacks). There is no on-disk cache (``cache=False``): across processes a cached
-kernel of one composition was loaded for another, so each process compiles its own.
+for deep stacks). Each kernel is compiled once
+per composition and dtype (seconds) and kept in numba's on-disk cache (``__pycache__``
+beside the package, or ``NUMBA_CACHE_DIR``) under a name that is a digest of its
+composition, so later processes load it.
 """
 
 from __future__ import annotations

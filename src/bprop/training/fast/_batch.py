@@ -25,16 +25,15 @@ from __future__ import annotations
 import functools
 from collections.abc import Callable
 
-import numba as nb
 import numpy as np
 
 from bprop.training.fast._kernels import (
-    _OPTIONS,
     _bias_gradient,
     _jitable,
     _times_transposed,
     _token,
     _weight_gradient,
+    cached_kernel,
     compose,
 )
 
@@ -126,8 +125,7 @@ def _block(hidden_forward, hidden_backward, output_forward, output_delta, count,
                     _add(gbs[k - 1], pbs[k - 1])
         return E_sum, correct
 
-    # No on-disk cache, as for the epoch kernel (see _kernels.build).
-    return nb.njit(cache=False, **_OPTIONS)(block_gradient)
+    return cached_kernel(block_gradient, token)
 
 
 @functools.cache
@@ -135,4 +133,4 @@ def build_block(hidden, output, loss_element, loss_fused, metric) -> Callable:
     """The compiled block-gradient kernel for these compiled forms (arguments as
     :func:`bprop.training.fast._kernels.build` takes them, without the rule)."""
     loops, definitions = compose(hidden, output, loss_element, loss_fused, metric)
-    return _block(*loops, _token(definitions))
+    return _block(*loops, _token("block", definitions))

@@ -10,11 +10,11 @@ made callable from compiled code with ``numba.extending.register_jitable``, so t
 stay plain Python where they are defined.
 
 One kernel is compiled per combination (distinct hidden activations, output activation
-and loss, metric, rule), in each process: there is no on-disk cache (see :func:`build`:
-across processes a cached kernel of one composition was loaded for another). numba would key
-such a cache on the bytecode of the kernel and on the pickled contents of its closure, where
-the definitions are held by reference; a hash of their bytecode (``token``) sits in the
-closure too, so that editing a definition recompiles.
+and loss, metric, rule) and kept in numba's on-disk cache under a name of its own: the
+kernel is renamed after ``token``, a digest of the composition (the definitions in their
+roles, their code and what they call, and this package's source; see
+:func:`cached_kernel`), so that editing a definition recompiles and no two compositions
+share cache files.
 
 For one block B of patterns (rows), layers l = 1..L, the equations of
 :mod:`bprop.core.network`:
@@ -41,6 +41,7 @@ import hashlib
 import marshal
 import types
 from collections.abc import Callable, Sequence
+from pathlib import Path
 
 import numba as nb
 import numpy as np
@@ -50,7 +51,7 @@ from numba.np.unsafe.ndarray import to_fixed_tuple
 
 from bprop.core.activations import ElementwiseForm
 
-__all__ = ["NumbaError", "build", "compose", "elementwise_array"]
+__all__ = ["NumbaError", "build", "cached_kernel", "compose", "elementwise_array"]
 
 _SMALL = 4
 
@@ -88,8 +89,14 @@ def _jitable(fn: Callable, inline: str = "always") -> Callable:
     return fn
 
 
-def _token(functions: Sequence[Callable]) -> str:
-    """A hash of the bytecode and constants of ``functions`` and everything they call."""
+def _token(kind: str, functions: Sequence[Callable]) -> str:
+    """A digest of one composition: ``kind`` (the kernel), the names of ``functions`` in
+    their order (their roles: hidden forms, loss, output, metric, rule), then the code
+    (bytecode, names, constants) of them and of everything they call, and the source of
+    this package's modules (the loops the kernels are built of).
+
+    The kernel is named after it (:func:`cached_kernel`): numba files its on-disk cache by
+    the function's qualified name, so each composition gets files of its own."""
     seen: dict[int, Callable] = {}
     todo = list(functions)
     while todo:
@@ -97,7 +104,11 @@ def _token(functions: Sequence[Callable]) -> str:
         if id(f) not in seen:
             seen[id(f)] = f
             todo += _bprop_functions(f)
-    h = hashlib.sha256()
+    h = hashlib.sha256(kind.encode())
+    for module in sorted(Path(__file__).parent.glob("*.py")):
+        h.update(module.read_bytes())
+    for f in functions:
+        h.update(f"role {f.__module__}.{f.__qualname__};".encode())
     for f in sorted(seen.values(), key=lambda f: (f.__module__, f.__qualname__)):
         h.update(f"{f.__module__}.{f.__qualname__}".encode())
         h.update(marshal.dumps(f.__code__))
@@ -449,9 +460,22 @@ def _epoch(
             penalty += pen
         return E_sum, correct, penalty, t
 
-    # No on-disk cache: cached kernels of different compositions were seen loaded for one
-    # another across processes (wrong weights); each process compiles its own.
-    return nb.njit(cache=False, **_OPTIONS)(run_epoch)
+    return cached_kernel(run_epoch, token)
+
+
+def cached_kernel(fn: Callable, token: str) -> Callable:
+    """``fn`` compiled by numba with an on-disk cache of its own: renamed
+    ``<name>_<token[:24]>`` first.
+
+    numba names a function's cache files (an index and the machine code of each
+    signature) after its qualified name and line. Every composition is the same inner
+    function at the same line, so under one name the compositions shared one index, and
+    two processes compiling different compositions at once (pytest-xdist workers) could
+    each write machine code under the index entry of the other: a kernel of one
+    composition was then loaded for another. With the token in the name, each
+    composition has its own files; one composition compiled twice gives the same code."""
+    fn.__name__ = fn.__qualname__ = f"{fn.__name__}_{token[:24]}"
+    return nb.njit(cache=True, **_OPTIONS)(fn)
 
 
 def compose(hidden, output, loss_element, loss_fused, metric) -> tuple[tuple, list]:
@@ -493,7 +517,7 @@ def build(hidden, output, loss_element, loss_fused, metric, step) -> Callable:
     loops, definitions = compose(hidden, output, loss_element, loss_fused, metric)
     definitions += [step.begin, step.element]
     update = _update(_jitable(step.begin), _jitable(step.element), step.n_coefficients)
-    return _epoch(*loops, update, step.n_coefficients, _token(definitions))
+    return _epoch(*loops, update, step.n_coefficients, _token("epoch", definitions))
 
 
 def elementwise_array(fn: Callable) -> Callable:
