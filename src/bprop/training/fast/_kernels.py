@@ -39,6 +39,7 @@ from __future__ import annotations
 import functools
 import hashlib
 import marshal
+import sys
 import types
 from collections.abc import Callable, Sequence
 from pathlib import Path
@@ -85,8 +86,23 @@ def _jitable(fn: Callable, inline: str = "always") -> Callable:
         _registered.add(fn)
         for dep in _bprop_functions(fn):
             _jitable(dep)
+        module_level = getattr(sys.modules.get(fn.__module__), fn.__name__, None) is fn
+        if fn.__closure__ and not module_level:  # a factory's closures differ by their cells
+            fn.__name__ = fn.__qualname__ = f"{fn.__name__}_{_token('loop', [fn])[:16]}"
         register_jitable(inline=inline, **_OPTIONS)(fn)
     return fn
+
+
+def _cell_text(value: object) -> str:
+    """A closure cell's value as text that is the same in every process (functions by
+    name: their code goes into the token separately)."""
+    if isinstance(value, types.FunctionType):
+        return f"{value.__module__}.{value.__qualname__}"
+    if isinstance(value, tuple | list):
+        return "(" + ",".join(_cell_text(v) for v in value) + ")"
+    if value is None or isinstance(value, bool | int | float | str):
+        return repr(value)
+    return type(value).__qualname__
 
 
 def _token(kind: str, functions: Sequence[Callable]) -> str:
@@ -105,14 +121,20 @@ def _token(kind: str, functions: Sequence[Callable]) -> str:
             seen[id(f)] = f
             todo += _bprop_functions(f)
     h = hashlib.sha256(kind.encode())
-    for module in sorted(Path(__file__).parent.glob("*.py")):
-        h.update(module.read_bytes())
+    h.update(_SOURCE_DIGEST)
     for f in functions:
         h.update(f"role {f.__module__}.{f.__qualname__};".encode())
     for f in sorted(seen.values(), key=lambda f: (f.__module__, f.__qualname__)):
         h.update(f"{f.__module__}.{f.__qualname__}".encode())
         h.update(marshal.dumps(f.__code__))
+        h.update(_cell_text([c.cell_contents for c in f.__closure__ or ()]).encode())
     return h.hexdigest()
+
+
+#: the source of this package's modules (the loops every kernel is built of)
+_SOURCE_DIGEST = hashlib.sha256(
+    b"".join(p.read_bytes() for p in sorted(Path(__file__).parent.glob("*.py")))
+).digest()
 
 
 def _loop(fn: Callable) -> Callable:
