@@ -43,12 +43,12 @@ def _trainer(net, mode: str):
     return Trainer(net, rule=IRpropMinus(), mode="batch", max_epochs=1, progress=False)
 
 
-def main(mode: str) -> None:
+def main(mode: str, rows: int = 1_000_000) -> None:
     from bprop import Network
 
     if mode not in ("minibatch", "batch"):
         raise SystemExit(f"mode must be 'minibatch' or 'batch', got {mode!r}")
-    n, d = 1_000_000, 100
+    n, d = rows, 100
     baseline = _status_mb("VmRSS")
     _trainer(Network([d, 64, 1], "tanh", "identity", seed=0, dtype=np.float32), mode).fit(
         np.zeros((64, d), np.float32), np.zeros(64, np.float32)
@@ -57,7 +57,8 @@ def main(mode: str) -> None:
     rng = np.random.default_rng(0)
     X = np.empty((n, d), np.float32)
     for start in range(0, n, 100_000):  # no float64 temporary of the whole array
-        X[start : start + 100_000] = rng.standard_normal((100_000, d), dtype=np.float32)
+        rows_here = min(100_000, n - start)
+        X[start : start + rows_here] = rng.standard_normal((rows_here, d), dtype=np.float32)
     w = rng.standard_normal(d).astype(np.float32) / np.float32(10.0)
     y = np.tanh(X @ w)
     data_mb = (X.nbytes + y.nbytes) / 2**20
@@ -74,4 +75,6 @@ def main(mode: str) -> None:
 
 
 if __name__ == "__main__":
-    main(sys.argv[1] if len(sys.argv) > 1 else "minibatch")
+    args = sys.argv[1:]
+    rows = int(args[args.index("--rows") + 1]) if "--rows" in args else 1_000_000
+    main(args[0] if args and args[0] != "--rows" else "minibatch", rows)

@@ -36,8 +36,9 @@ def _memory(mem: dict) -> list[str]:
         f"process, each mode in a process of its own: {runs} (minibatch: 64 rows, "
         f"momentum, compiled kernel; batch: iRprop-, the compiled block kernel). Before the data "
         f"existed the process held {mem['baseline_mb']:.0f} MB (Python, NumPy, SciPy, "
-        "scikit-learn), and more once a 64-row warm-up fit had compiled the kernels "
-        "(numba's compiler; the kernels are compiled in each process).",
+        "scikit-learn), and more once a 64-row warm-up fit had loaded the kernels "
+        "(numba and llvmlite, and the machine code from numba's on-disk cache, which an "
+        "earlier process filled).",
         "",
     ]
 

@@ -264,16 +264,14 @@ def threads_parts(repeats: int) -> dict:
 
 
 def memory() -> dict:
-    """bench/memory.py in a process of its own, after another process has made sure the
-    float32 kernel is compiled and cached (compiling would add numba's own memory)."""
-    warm = (
-        "import numpy as np\n"
-        "from bprop import Network, Trainer\n"
-        "X = np.zeros((64, 4), np.float32); y = np.zeros(64, np.float32)\n"
-        "Trainer(Network([4, 3, 1], 'tanh', 'identity', dtype=np.float32), rule='momentum',\n"
-        "        max_epochs=1, progress=False).fit(X, y)\n"
-    )
-    subprocess.run([sys.executable, "-c", warm], check=True)
+    """bench/memory.py in a process of its own per mode, after a first run of each has
+    filled numba's on-disk cache (compiling would add the compiler's own memory)."""
+    for mode in ("minibatch", "batch"):
+        subprocess.run(
+            [sys.executable, str(HERE / "memory.py"), mode, "--rows", "1000"],
+            capture_output=True,
+            check=True,
+        )
     runs = []
     for mode in ("minibatch", "batch"):
         res = subprocess.run(
