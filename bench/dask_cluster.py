@@ -35,20 +35,8 @@ import numpy as np
 HERE = Path(__file__).resolve().parent
 sys.path.insert(0, str(HERE))
 
-from workloads import Workload, make_data  # noqa: E402
-
-LARGE = Workload(
-    "fullgrad", (20, 16, 3), "logistic", "classify", 0, 1_000_000, np.float64, "lbfgs", 1
-)
-
-
-def _best(fn, repeats: int) -> float:
-    best = np.inf
-    for _ in range(repeats):
-        start = time.perf_counter()
-        fn()
-        best = min(best, time.perf_counter() - start)
-    return best
+from workloads import FULLGRAD as LARGE  # noqa: E402
+from workloads import best_seconds, lbfgs_params, make_data  # noqa: E402
 
 
 def overhead(client, n_rows: int, partitions: int, repeats: int) -> dict:
@@ -72,9 +60,9 @@ def overhead(client, n_rows: int, partitions: int, repeats: int) -> dict:
     local = data.to_local(net, 8192)
     remote.full_batch(net, loss)  # warm-up: the workers build their networks
     sent_before = remote.bytes_sent
-    t_remote = _best(lambda: remote.full_batch(net, loss), repeats)
+    t_remote = best_seconds(lambda: remote.full_batch(net, loss), repeats)
     sent = (remote.bytes_sent - sent_before) / repeats
-    t_local = _best(lambda: local.full_batch(net, loss), repeats)
+    t_local = best_seconds(lambda: local.full_batch(net, loss), repeats)
     returned = net.params.nbytes * len(remote.parts)
     return {
         "rows": n_rows,
@@ -94,16 +82,7 @@ def lbfgs(client, iterations: int) -> dict:
     import bprop.dask
 
     X, y = make_data(LARGE)
-    params = dict(
-        hidden_layer_sizes=(16,),
-        activation="logistic",
-        solver="lbfgs",
-        alpha=0.0,
-        max_iter=iterations,
-        max_fun=100 * iterations,
-        tol=0.0,
-        random_state=0,
-    )
+    params = lbfgs_params(iterations)
     Xd = da.from_array(X, chunks=(250_000, 20)).persist()
     yd = da.from_array(y, chunks=250_000).persist()
     clf = bprop.dask.MLPClassifier(client=client, **params)

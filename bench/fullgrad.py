@@ -34,11 +34,8 @@ import numpy as np
 HERE = Path(__file__).resolve().parent
 sys.path.insert(0, str(HERE))
 
-from workloads import Workload, best_seconds, gemm_seconds, make_data  # noqa: E402
-
-WORKLOAD = Workload(
-    "fullgrad", (20, 16, 3), "logistic", "classify", 0, 1_000_000, np.float64, "lbfgs", 1
-)
+from workloads import FULLGRAD as WORKLOAD  # noqa: E402
+from workloads import best_seconds, gemm_seconds, lbfgs_params, make_data  # noqa: E402
 
 
 def bprop_part(iterations: int, repeats: int) -> dict:
@@ -63,16 +60,7 @@ def bprop_part(iterations: int, repeats: int) -> dict:
     whole = best_of(lambda: net.gradient(X, T, loss))
     gemm = gemm_seconds(WORKLOAD, repeats)
     gemm_blocks = gemm_seconds(replace(WORKLOAD, batch=data.block_rows), repeats)
-    clf = MLPClassifier(
-        hidden_layer_sizes=(16,),
-        activation="logistic",
-        solver="lbfgs",
-        alpha=0.0,
-        max_iter=iterations,
-        max_fun=100 * iterations,
-        tol=0.0,
-        random_state=0,
-    )
+    clf = MLPClassifier(**lbfgs_params(iterations))
     with warnings.catch_warnings():
         warnings.simplefilter("ignore")  # ConvergenceWarning: max_iter is the point here
         MLPClassifier(**{**clf.get_params(), "max_iter": 2}).fit(X[:5000], y[:5000])  # warm-up

@@ -268,6 +268,28 @@ def gemm_seconds(w: Workload, repeats: int = 3) -> float:
     return best_seconds(epoch, repeats)
 
 
+#: 1,000,000 rows x 20-16-3, logistic hidden, softmax output, float64: the full-batch
+#: gradient and the L-BFGS comparison with Spark (bench/fullgrad.py, bench/dask_cluster.py)
+FULLGRAD = Workload(
+    "fullgrad", (20, 16, 3), "logistic", "classify", 0, 1_000_000, np.float64, "lbfgs", 1
+)
+
+
+def lbfgs_params(iterations: int) -> dict:
+    """The MLPClassifier parameters of the 1M x 20-16-3 L-BFGS comparison with Spark:
+    logistic hidden units, no penalty, exactly ``iterations`` iterations."""
+    return dict(
+        hidden_layer_sizes=(16,),
+        activation="logistic",
+        solver="lbfgs",
+        alpha=0.0,
+        max_iter=iterations,
+        max_fun=100 * iterations,
+        tol=0.0,
+        random_state=0,
+    )
+
+
 def best_seconds(fn, repeats: int) -> float:
     """The shortest of ``repeats`` timed calls of ``fn()``."""
     best = np.inf
