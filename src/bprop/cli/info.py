@@ -6,7 +6,6 @@ import argparse
 from typing import Any
 
 from sklearn.impute import SimpleImputer
-from sklearn.pipeline import Pipeline
 from sklearn.preprocessing import OneHotEncoder, StandardScaler
 
 from bprop.cli.common import (
@@ -18,6 +17,7 @@ from bprop.cli.common import (
     load_model,
     number,
 )
+from bprop.sklearn.tabular import column_groups
 
 __all__ = ["add_parser", "info"]
 
@@ -30,14 +30,7 @@ def columns(model: Model) -> list[dict[str, Any]]:
     if pipeline is None:
         return []
     out = []
-    for _, transformer, cols in pipeline.steps[0][1].transformers_:
-        if isinstance(transformer, str):
-            continue
-        steps = (
-            [s for _, s in transformer.steps]
-            if isinstance(transformer, Pipeline)
-            else [transformer]
-        )
+    for cols, steps in column_groups(pipeline.steps[0][1]):
         for j, name in enumerate(cols):
             entry: dict[str, Any] = {"name": str(name)}
             for step in steps:

@@ -52,7 +52,7 @@ from bprop.core.network import Network
 from bprop.files import atomic_write
 from bprop.sklearn.classifier import MLPClassifier
 from bprop.sklearn.regressor import MLPRegressor
-from bprop.sklearn.tabular import final_estimator, table_of
+from bprop.sklearn.tabular import column_groups, final_estimator, table_of
 
 __all__ = ["OPSET", "category_text", "export", "input_names", "onnx_feed", "to_onnx"]
 
@@ -163,14 +163,7 @@ def _pipeline_graph(pipeline: Pipeline):
     elem = g.T.FLOAT if dtype == np.float32 else g.T.DOUBLE
     names = input_names(pipeline)
     inputs, parts = [], []
-    for _, transformer, cols in pipeline.steps[0][1].transformers_:
-        if isinstance(transformer, str):
-            continue
-        steps = (
-            [s for _, s in transformer.steps]
-            if isinstance(transformer, Pipeline)
-            else [transformer]
-        )
+    for cols, steps in column_groups(pipeline.steps[0][1]):
         categorical = any(isinstance(s, OneHotEncoder) for s in steps)
         for j, col in enumerate(cols):
             x = names[col]

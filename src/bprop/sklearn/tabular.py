@@ -58,6 +58,7 @@ __all__ = [
     "DataError",
     "TableSpec",
     "check_frame",
+    "column_groups",
     "column_transformer",
     "final_estimator",
     "infer_table",
@@ -283,6 +284,19 @@ def final_estimator(model: Any) -> Any:
     return model
 
 
+def column_groups(columns: Any) -> list[tuple[list[Any], list[Any]]]:
+    """(columns, transformer steps) of each fitted group of a ColumnTransformer: groups that
+    are a plain string ('drop', 'passthrough') or hold no column are left out."""
+    groups = []
+    for _, transformer, cols in getattr(columns, "transformers_", []):
+        if isinstance(transformer, str) or not len(cols):
+            continue
+        pipe = isinstance(transformer, Pipeline)
+        steps = [s for _, s in transformer.steps] if pipe else [transformer]
+        groups.append((list(cols), steps))
+    return groups
+
+
 def table_of(pipeline: Pipeline, table: dict[str, Any] | None = None) -> TableSpec:
     """The TableSpec of a fitted pipeline whose first step is a ColumnTransformer of
     DataFrame columns (``table``: the target and dropped columns stored with it)."""
@@ -290,12 +304,9 @@ def table_of(pipeline: Pipeline, table: dict[str, Any] | None = None) -> TableSp
     if not isinstance(columns, ColumnTransformer) or not hasattr(columns, "feature_names_in_"):
         raise DataError("the model's first step is not a ColumnTransformer fitted on a table")
     numeric, cats, impute = [], [], False
-    for _, transformer, cols in columns.transformers_:
-        if transformer == "drop" or not len(cols):
-            continue
-        steps = transformer.steps if isinstance(transformer, Pipeline) else [("", transformer)]
-        impute = impute or any(isinstance(s, SimpleImputer) for _, s in steps)
-        is_cat = any(isinstance(s, OneHotEncoder) for _, s in steps)
+    for cols, steps in column_groups(columns):
+        impute = impute or any(isinstance(s, SimpleImputer) for s in steps)
+        is_cat = any(isinstance(s, OneHotEncoder) for s in steps)
         (cats if is_cat else numeric).extend(str(c) for c in cols)
     est = final_estimator(pipeline)
     task = "classification" if hasattr(est, "classes_") else "regression"
@@ -306,10 +317,8 @@ def table_of(pipeline: Pipeline, table: dict[str, Any] | None = None) -> TableSp
 def _categories(pipeline: Pipeline) -> dict[str, np.ndarray]:
     """Column name -> the categories its OneHotEncoder knows."""
     known: dict[str, np.ndarray] = {}
-    columns = pipeline.steps[0][1]
-    for _, transformer, cols in getattr(columns, "transformers_", []):
-        steps = transformer.steps if isinstance(transformer, Pipeline) else [("", transformer)]
-        for _, step in steps:
+    for cols, steps in column_groups(pipeline.steps[0][1]):
+        for step in steps:
             if isinstance(step, OneHotEncoder):
                 for name, cats in zip(cols, step.categories_, strict=True):
                     known[str(name)] = cats
