@@ -43,6 +43,7 @@ __all__ = [
     "estimator_record",
     "load_estimator",
     "save_estimator",
+    "write_estimator_file",
 ]
 
 ESTIMATORS = ("MLPClassifier", "MLPRegressor", "MLPAutoencoder")
@@ -175,15 +176,26 @@ def estimator_loss(estimator: Any) -> str | None:
 
 def save_estimator(estimator: Any, path: str | os.PathLike) -> None:
     """Write a fitted bprop estimator to a model file (atomically)."""
-    tensors: dict[str, np.ndarray] = {}
+    write_estimator_file(path, estimator, "estimator", {}, {})
+
+
+def write_estimator_file(
+    path: str | os.PathLike,
+    estimator: Any,
+    kind: str,
+    tensors: dict[str, np.ndarray],
+    extra: dict[str, Any],
+) -> None:
+    """A model file of ``kind`` holding ``estimator`` (its network, loss, history and
+    record, plus ``tensors`` and the metadata ``extra``), written atomically."""
     info = estimator_record(estimator, tensors)
     write_model_file(
         path,
         estimator.network_,
-        kind="estimator",
+        kind=kind,
         loss=estimator_loss(estimator),
         history=getattr(estimator, "history_", None),
-        extra={"estimator": info},
+        extra={**extra, "estimator": info},
         extra_tensors=tensors,
     )
 

@@ -44,10 +44,10 @@ from sklearn.utils.validation import check_is_fitted
 
 from bprop.files import ModelFileError
 from bprop.sklearn.classifier import MLPClassifier
-from bprop.sklearn.estimator_file import estimator_loss, estimator_record
+from bprop.sklearn.estimator_file import write_estimator_file
 from bprop.sklearn.pipeline_nodes import BadPipelineError, PipelineLoader, need
 from bprop.sklearn.regressor import MLPRegressor
-from bprop.training.model_file import ModelFile, write_model_file
+from bprop.training.model_file import ModelFile
 
 __all__ = ["load_pipeline", "save_pipeline"]
 
@@ -68,17 +68,7 @@ def save_pipeline(
         pipeline.steps[-1][1], type(mlp[0]) | TransformedTargetRegressor
     ):
         raise ValueError("the pipeline must end in one bprop MLPClassifier or MLPRegressor")
-    est = mlp[0]
-    info = estimator_record(est, tensors)
-    write_model_file(
-        path,
-        est.network_,
-        kind="pipeline",
-        loss=estimator_loss(est),
-        history=getattr(est, "history_", None),
-        extra={"pipeline": spec, "estimator": info, **(extra or {})},
-        extra_tensors=tensors,
-    )
+    write_estimator_file(path, mlp[0], "pipeline", tensors, {"pipeline": spec, **(extra or {})})
 
 
 def _tensor(tensors: dict[str, np.ndarray], value: Any) -> str:
