@@ -119,9 +119,8 @@ def fit_on_cluster(
 ) -> tuple[Pipeline, TableSpec, Any]:
     """The fitted pipeline, its table spec and the validation rows (a pandas DataFrame, or
     None) of a run on the cluster; ``make_estimator(task)`` gives the local estimator whose
-    parameters the cluster's estimator takes; ``checkpoint`` resumes a checkpointed run."""
-    if not os.path.exists(path):
-        raise CLIError(f"{path}: no such file or directory")
+    parameters the cluster's estimator takes; ``checkpoint`` resumes a checkpointed run.
+    The options, and that ``path`` exists, are checked first (:func:`check_cluster_options`)."""
     frame = _read(path, s.get("na_values", []))
     sample = frame.head(SAMPLE_ROWS, npartitions=-1)
     spec = infer_spec(sample, s)
