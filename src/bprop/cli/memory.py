@@ -10,6 +10,10 @@ rows x columns x itemsize). Parquet data whose estimate exceeds the limit are st
 (:mod:`bprop.cli.stream`), and always with ``--memory-limit 0``; a CSV file over the limit
 cannot be streamed and is an error, before it is read, saying how to convert it.
 The default limit is :data:`DEFAULT_FRACTION` of the machine's physical memory.
+
+A run resumed from a checkpoint takes the path the checkpointed run took
+(:func:`resumed_streams`): the held-out rows and the mini-batch order of a streamed run
+differ from an in-memory run's, so a checkpoint is resumed only on its own path.
 """
 
 from __future__ import annotations
@@ -26,6 +30,7 @@ import numpy as np
 from bprop.cli.common import CLIError
 from bprop.sklearn.parquet_table import read_parquet_frame
 from bprop.sklearn.tabular import read_table
+from bprop.training.checkpoint import load_checkpoint
 from bprop.training.parquet import ParquetDataset
 
 __all__ = [
@@ -38,6 +43,7 @@ __all__ = [
     "machine_memory",
     "parse_size",
     "read_frame",
+    "resumed_streams",
     "streams",
 ]
 
@@ -145,6 +151,32 @@ def streams(path: str, dtype: Any, limit: int | None) -> Footprint | None:
             f"{path}: a CSV file is read whole, and this one needs about "
             f"{_human(fp.estimate)} in memory (--memory-limit {_human(limit)}); convert it "
             f"to Parquet, which is streamed: bprop convert {path} {target}"
+        )
+    return fp
+
+
+def resumed_streams(path: str, dtype: Any, limit: int | None, checkpoint: str) -> Footprint | None:
+    """:func:`streams` for a run resumed from ``checkpoint``: the path the checkpointed run
+    took (its record's ``streamed``). Without ``--memory-limit`` (``limit`` None) it takes
+    that path; a limit that picks the other path is a :class:`CLIError`."""
+    record = load_checkpoint(checkpoint).metadata.get("training")
+    if not isinstance(record, dict):  # not bprop train's: the settings check says so
+        return streams(path, dtype, limit)
+    streamed = bool(record.get("streamed"))
+    if limit is None:
+        return streams(path, dtype, 0) if streamed else None
+    fp = streams(path, dtype, limit)
+    if streamed and fp is None:
+        raise CLIError(
+            f"{checkpoint}: the checkpoint is of a streamed run, whose validation rows and "
+            "mini-batch order differ from an in-memory run's; resume it streamed: leave "
+            "--memory-limit out or give --memory-limit 0"
+        )
+    if not streamed and fp is not None:
+        raise CLIError(
+            f"{checkpoint}: the checkpoint is of an in-memory run, whose validation rows and "
+            "mini-batch order differ from a streamed run's; resume it in memory: leave "
+            f"--memory-limit out or give one above {_human(fp.estimate)}"
         )
     return fp
 
