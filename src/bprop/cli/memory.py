@@ -29,7 +29,8 @@ import numpy as np
 
 from bprop.cli.common import CLIError
 from bprop.sklearn.parquet_table import read_parquet_frame
-from bprop.sklearn.tabular import read_table
+from bprop.sklearn.table_files import blank_strings
+from bprop.sklearn.tabular import STDIO, read_table
 from bprop.training.checkpoint import load_checkpoint
 from bprop.training.parquet import ParquetDataset
 
@@ -159,6 +160,8 @@ def resumed_streams(path: str, dtype: Any, limit: int | None, checkpoint: str) -
     """:func:`streams` for a run resumed from ``checkpoint``: the path the checkpointed run
     took (its record's ``streamed``). Without ``--memory-limit`` (``limit`` None) it takes
     that path; a limit that picks the other path is a :class:`CLIError`."""
+    if path == STDIO:  # not resumable: the settings check says so
+        return None
     record = load_checkpoint(checkpoint).metadata.get("training")
     if not isinstance(record, dict):  # not bprop train's: the settings check says so
         return streams(path, dtype, limit)
@@ -194,11 +197,10 @@ def read_frame(
 ) -> Any:
     """A data file (CSV, Parquet; ``-``: CSV on stdin) or a directory of Parquet files as a
     DataFrame for the in-memory path; Parquet floating-point columns not in ``keep`` read
-    as ``dtype`` (``na_values``: CSV cells read as empty, see ``read_table``)."""
-    if os.path.isdir(path) and _is_parquet(path):
-        return read_parquet_frame(path, dtype, keep)
-    if _is_parquet(path) and os.path.getsize(path) > 0 and not na_values:
-        return read_parquet_frame(path, dtype, keep)
+    as ``dtype`` (``na_values``: cells read as empty, in a Parquet file the string cells
+    equal to one of them, see ``read_table``)."""
+    if _is_parquet(path) and (os.path.isdir(path) or os.path.getsize(path) > 0):
+        return blank_strings(read_parquet_frame(path, dtype, keep), na_values)
     return read_table(path, na_values)  # (its messages: a missing or empty file, dir.csv)
 
 

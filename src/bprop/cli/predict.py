@@ -2,8 +2,8 @@
 
 A model from ``bprop train`` takes its columns by name (the file's other columns are
 ignored); ``--keep COL`` copies columns of the file (an ID) into the output, before the
-``prediction`` and ``proba_<label>`` columns. DATA ``-`` reads CSV from stdin, ``--out -``
-(the default) writes CSV to stdout."""
+``prediction`` and ``proba_<label>`` columns (streamed data too, row group by row group).
+DATA ``-`` reads CSV from stdin, ``--out -`` (the default) writes CSV to stdout."""
 
 from __future__ import annotations
 
@@ -21,8 +21,8 @@ from bprop.cli.common import (
     load_model,
 )
 from bprop.cli.memory import add_memory_option, read_frame, streams
-from bprop.cli.stream import predict_in_blocks, predict_parquet
-from bprop.sklearn.tabular import STDIO, DataError, pandas_module, write_table
+from bprop.cli.stream import check_keep, predict_in_blocks, predict_parquet, prediction_columns
+from bprop.sklearn.tabular import STDIO, pandas_module, write_table
 
 __all__ = ["add_parser", "predict"]
 
@@ -36,31 +36,22 @@ def predict(args: argparse.Namespace) -> int:
     if args.proba and model.task != "classification":
         raise CLIError("--proba needs a classification model")
     if streams(args.data, model.network.dtype, args.memory_limit) is not None:
-        if args.keep:
-            raise CLIError("--keep needs the data in memory; raise --memory-limit")
         with about(args.data):
-            rows = predict_parquet(model, args.data, args.out, args.target, args.proba)
+            rows = predict_parquet(model, args.data, args.out, args.target, args.proba,
+                                   args.keep, args.na_values)  # fmt: skip
         emit(args, f"{rows} predictions written to {args.out} (streamed from Parquet)")
         return 0
     keep = (args.target, *(model.table.categorical if model.table is not None else ()))
     df = read_frame(args.data, model.network.dtype, keep, args.na_values)
-    missing = [k for k in args.keep if k not in df.columns]
-    if missing:
-        raise DataError(
-            f"{args.data}: --keep column {missing[0]!r} not found; the columns are: "
-            f"{', '.join(df.columns)}"
-        )
+    kept = check_keep(args.data, list(df.columns), args.keep, prediction_columns(model, args.proba))
     with about(args.data):
         pred, proba = predict_in_blocks(model, df, args.target)
-    out = pd.DataFrame({k: df[k].to_numpy() for k in dict.fromkeys(args.keep)})
+    out = pd.DataFrame({k: df[k].to_numpy() for k in kept})
     results = {"prediction": pred}
     if args.proba:
         assert proba is not None and model.classes is not None
         for label, column in zip(model.classes, proba.T, strict=True):
             results[f"proba_{label}"] = column
-    clash = [k for k in results if k in out.columns]
-    if clash:
-        raise CLIError(f"--keep {clash[0]}: the output has its own {clash[0]!r} column")
     out = out.assign(**results)
     if to_file:
         write_table(out, args.out)

@@ -333,7 +333,7 @@ def _train_streamed(args: argparse.Namespace, start: float, footprint: Footprint
     metrics: dict[str, Any] = {}
     if data.validation_fraction:
         with about(args.data):
-            y_val, pred = validation_predictions(pipeline, spec, data, dtype)
+            y_val, pred = validation_predictions(pipeline, spec, data, dtype, s["na_values"])
         if len(y_val):
             metrics = validation_metrics(spec.task, y_val, pred, _classes(est))
     summary = {"streamed": True, "data": f"streamed from Parquet, {footprint.rows:,} rows"}

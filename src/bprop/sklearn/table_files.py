@@ -31,6 +31,7 @@ from bprop.files import atomic_write
 __all__ = [
     "STDIO",
     "DataError",
+    "blank_strings",
     "data_format",
     "pandas_module",
     "read_table",
@@ -103,7 +104,7 @@ def read_table(path: str | os.PathLike, na_values: Iterable[str] = ()):
             if p.stat().st_size == 0:
                 raise DataError(f"{path}: the file is empty")
             if kind == "parquet":
-                df = _blank_strings(pd.read_parquet(p), na)
+                df = blank_strings(pd.read_parquet(p), na)
             else:
                 df = pd.read_csv(p, sep=sep, compression=compression, na_values=na or None)
     except DataError:
@@ -131,8 +132,10 @@ def read_table(path: str | os.PathLike, na_values: Iterable[str] = ()):
     return df
 
 
-def _blank_strings(df: Any, na: list[str]) -> Any:
-    """``df`` with the string cells equal to one of ``na`` made empty."""
+def blank_strings(df: Any, na: Iterable[str]) -> Any:
+    """``df`` with the string cells equal to one of ``na`` made empty (NaN): what
+    ``na_values`` does to a Parquet file, whole or one block of rows at a time."""
+    na = sorted({str(v) for v in na})
     for name in df.columns if na else ():
         s = df[name]
         if s.dtype.kind == "O":
