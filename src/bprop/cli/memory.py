@@ -12,7 +12,7 @@ cannot be streamed and is an error, before it is read, saying how to convert it.
 The default limit is :data:`DEFAULT_FRACTION` of the machine's physical memory.
 
 A run resumed from a checkpoint takes the path the checkpointed run took
-(:func:`resumed_streams`): the held-out rows and the mini-batch order of a streamed run
+(``streams(..., checkpoint)``): the held-out rows and the mini-batch order of a streamed run
 differ from an in-memory run's, so a checkpoint is resumed only on its own path.
 """
 
@@ -44,7 +44,6 @@ __all__ = [
     "machine_memory",
     "parse_size",
     "read_frame",
-    "resumed_streams",
     "streams",
 ]
 
@@ -135,40 +134,26 @@ def footprint(path: str, dtype: Any) -> Footprint | None:
     return None
 
 
-def streams(path: str, dtype: Any, limit: int | None) -> Footprint | None:
+def streams(
+    path: str, dtype: Any, limit: int | None, checkpoint: str | None = None
+) -> Footprint | None:
     """The file's footprint if it is to be streamed, else None (read it into memory).
 
     ``limit`` None is the default (:data:`DEFAULT_FRACTION` of the machine's memory); 0
     streams always. A CSV file over the limit is a :class:`DataTooLargeError` error.
+    A run resumed from ``checkpoint`` takes the path the checkpointed run took (its
+    record's ``streamed``): without ``--memory-limit`` (``limit`` None) that path; a limit
+    that picks the other path is a :class:`CLIError`.
     """
-    if limit is None:
-        limit = int(DEFAULT_FRACTION * machine_memory())
-    fp = footprint(path, dtype)
-    if fp is None or (fp.estimate <= limit and limit > 0):
-        return None
-    if fp.kind == "csv":
-        target = str(Path(path).with_suffix(".parquet"))
-        raise DataTooLargeError(
-            f"{path}: a CSV file is read whole, and this one needs about "
-            f"{_human(fp.estimate)} in memory (--memory-limit {_human(limit)}); convert it "
-            f"to Parquet, which is streamed: bprop convert {path} {target}"
-        )
-    return fp
-
-
-def resumed_streams(path: str, dtype: Any, limit: int | None, checkpoint: str) -> Footprint | None:
-    """:func:`streams` for a run resumed from ``checkpoint``: the path the checkpointed run
-    took (its record's ``streamed``). Without ``--memory-limit`` (``limit`` None) it takes
-    that path; a limit that picks the other path is a :class:`CLIError`."""
-    if path == STDIO:  # not resumable: the settings check says so
-        return None
+    if checkpoint is None or path == STDIO:  # (stdin is not resumable: the settings say so)
+        return _streams(path, dtype, limit)
     record = load_checkpoint(checkpoint).metadata.get("training")
     if not isinstance(record, dict):  # not bprop train's: the settings check says so
-        return streams(path, dtype, limit)
+        return _streams(path, dtype, limit)
     streamed = bool(record.get("streamed"))
     if limit is None:
-        return streams(path, dtype, 0) if streamed else None
-    fp = streams(path, dtype, limit)
+        return _streams(path, dtype, 0) if streamed else None
+    fp = _streams(path, dtype, limit)
     if streamed and fp is None:
         raise CLIError(
             f"{checkpoint}: the checkpoint is of a streamed run, whose validation rows and "
@@ -180,6 +165,22 @@ def resumed_streams(path: str, dtype: Any, limit: int | None, checkpoint: str) -
             f"{checkpoint}: the checkpoint is of an in-memory run, whose validation rows and "
             "mini-batch order differ from a streamed run's; resume it in memory: leave "
             f"--memory-limit out or give one above {_human(fp.estimate)}"
+        )
+    return fp
+
+
+def _streams(path: str, dtype: Any, limit: int | None) -> Footprint | None:
+    if limit is None:
+        limit = int(DEFAULT_FRACTION * machine_memory())
+    fp = footprint(path, dtype)
+    if fp is None or (fp.estimate <= limit and limit > 0):
+        return None
+    if fp.kind == "csv":
+        target = str(Path(path).with_suffix(".parquet"))
+        raise DataTooLargeError(
+            f"{path}: a CSV file is read whole, and this one needs about "
+            f"{_human(fp.estimate)} in memory (--memory-limit {_human(limit)}); convert it "
+            f"to Parquet, which is streamed: bprop convert {path} {target}"
         )
     return fp
 

@@ -46,7 +46,7 @@ from bprop.cli.common import (
     sha256,
     validation_metrics,
 )
-from bprop.cli.memory import Footprint, add_memory_option, read_frame, resumed_streams, streams
+from bprop.cli.memory import Footprint, add_memory_option, read_frame, streams
 from bprop.cli.parser import Parser
 from bprop.cli.plots import training_plots
 from bprop.cli.stream import fit_parquet, infer_spec, validation_predictions
@@ -215,12 +215,7 @@ def train(args: argparse.Namespace) -> int:
         check_directory(args.plots)
     if args.workers is not None or args.scheduler:
         return _train_on_cluster(args, start)
-    dtype = as_float_dtype(args.dtype)
-    footprint = (
-        resumed_streams(args.data, dtype, args.memory_limit, args.resume)
-        if args.resume
-        else streams(args.data, dtype, args.memory_limit)
-    )
+    footprint = streams(args.data, as_float_dtype(args.dtype), args.memory_limit, args.resume)
     if footprint is not None:
         return _train_streamed(args, start, footprint)
     s, checkpoint = _settings(args)  # (checked before the data is read)
