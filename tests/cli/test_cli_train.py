@@ -10,6 +10,7 @@ import pytest
 from sklearn.pipeline import Pipeline
 
 import bprop
+import bprop.cli.train as train_module
 from bprop.cli import main
 from bprop.cli.common import load_model
 from bprop.sklearn.tabular import final_estimator
@@ -359,3 +360,29 @@ def test_levenberg_marquardt_on_classes_says_why_it_cannot(tmp_path, cls_csv, ca
     argv = ["train", str(cls_csv), "--target", "kind", "--out", str(tmp_path / "m.bprop")]
     assert main([*argv, "--epochs", "2", "--rule", "lm", "-q"]) == 1
     assert "sum-of-squares loss" in capsys.readouterr().err
+
+
+@pytest.mark.parametrize("rule", ["irprop+", "adam"])
+def test_parquet_inputs_read_again_by_row_group_train_as_from_the_table(
+    tmp_path, monkeypatch, rule
+):
+    """Float-only Parquet data: the network's inputs are read from the file a second time,
+    row group by row group, after the table is gone; the model equals the one trained on
+    the inputs transformed from the table in memory."""
+    df = _regression(n=300).drop(columns="site")
+    df.loc[[7, 120], "x2"] = np.nan
+    path = tmp_path / "floats.parquet"
+    df.to_parquet(path, row_group_size=64)
+    argv = ["train", str(path), "--target", "price", "--impute", "--rule", rule,
+            "--val-fraction", "0.2", *FAST, "-q"]  # fmt: skip
+    calls = []
+    reread = train_module.transform_parquet
+    monkeypatch.setattr(train_module, "transform_parquet", lambda *a: calls.append(a) or reread(*a))
+    assert main([*argv, "--out", str(tmp_path / "a.bprop")]) == 0
+    assert len(calls) == 1
+    monkeypatch.setattr(train_module, "reads_as_floats", lambda *a: False)
+    assert main([*argv, "--out", str(tmp_path / "b.bprop")]) == 0
+    assert len(calls) == 1
+    a, b = (load_model(tmp_path / f"{k}.bprop") for k in "ab")
+    np.testing.assert_array_equal(a.network.params, b.network.params)
+    assert np.isfinite(a.network.params).all()

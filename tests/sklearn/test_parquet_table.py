@@ -6,8 +6,9 @@ import numpy as np
 import pandas as pd
 import pytest
 
-from bprop.sklearn.parquet_table import read_parquet_frame
-from bprop.sklearn.tabular import DataError
+from bprop.sklearn.parquet_table import read_parquet_frame, reads_as_floats, transform_parquet
+from bprop.sklearn.streaming import fit_blocks, transform_blocks
+from bprop.sklearn.tabular import DataError, check_frame, column_transformer, infer_table
 
 
 def _frame(n: int = 300) -> pd.DataFrame:
@@ -53,3 +54,31 @@ def test_directory_and_errors(tmp_path):
     df.iloc[:0].to_parquet(empty)
     with pytest.raises(DataError, match="no data rows"):
         read_parquet_frame(empty, np.float32)
+
+
+@pytest.mark.parametrize("dtype", [np.float32, np.float64])
+def test_transform_parquet_equals_transforming_the_frame(tmp_path, dtype):
+    df = _frame()[["a", "b", "y"]]
+    df.loc[[4, 250], "a"] = np.nan  # imputed
+    data = tmp_path / "data"
+    data.mkdir()
+    df.iloc[:120].to_parquet(data / "0.parquet", row_group_size=50)
+    df.iloc[120:].to_parquet(data / "1.parquet", row_group_size=64)
+    frame = read_parquet_frame(data, dtype, keep=("y",))
+    spec = infer_table(frame, "y", impute=True)
+    X = check_frame(spec, frame, dtype=dtype)
+    fitted = fit_blocks(column_transformer(spec, dtype), X, rows=70)
+    assert reads_as_floats(data, spec.features)
+    got = transform_parquet(fitted, data, spec, dtype)
+    want = transform_blocks(fitted, X, dtype, rows=70)
+    assert got.dtype == dtype and got.flags.c_contiguous and got.shape == (300, 2)
+    np.testing.assert_array_equal(got, want)
+    assert not np.isnan(got).any()
+
+
+def test_reads_as_floats_only_for_floating_point_columns(tmp_path):
+    path = tmp_path / "d.parquet"
+    _frame().to_parquet(path)
+    assert reads_as_floats(path, ["a", "b"])
+    assert not reads_as_floats(path, ["a", "count"])  # integers: pandas types per row group
+    assert not reads_as_floats(path, ["label"])

@@ -28,6 +28,7 @@ from bprop import (
     TargetError,
 )
 from bprop.sklearn._solvers import SklearnAdam
+from bprop.training.trainer import Trainer
 
 pytestmark = pytest.mark.filterwarnings("ignore::sklearn.exceptions.ConvergenceWarning")
 
@@ -520,3 +521,27 @@ def test_autoencoder_transform_is_the_networks_forward_pass():
     net.forward(X)
     np.testing.assert_array_equal(ae.transform(X), net.outputs[ae.code_layer_])
     np.testing.assert_allclose(ae.inverse_transform(ae.transform(X)), net.predict(X), rtol=1e-12)
+
+
+@pytest.mark.parametrize("solver", ["adam", "irprop+"])
+def test_validation_split_trains_on_rows_of_x_not_a_copy(monkeypatch, solver):
+    """The training part of the validation split reaches the trainer as row indices into
+    X itself, not as a copy of those rows (the trainer's test shows the same bits)."""
+    X, y = make_regression(n_samples=200, n_features=4, noise=0.1, random_state=0)
+    seen = {}
+    fit = Trainer.fit
+
+    def spy(self, data, target=None, **kw):
+        seen["data"], seen["rows"] = data, kw.get("rows")
+        return fit(self, data, target, **kw)
+
+    monkeypatch.setattr(Trainer, "fit", spy)
+    est = bprop.MLPRegressor(hidden_layer_sizes=(5,), solver=solver, early_stopping=True,
+                             max_iter=4, random_state=0, n_iter_no_change=100)  # fmt: skip
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore", ConvergenceWarning)
+        est.fit(X, y)
+    assert np.shares_memory(seen["data"], X)
+    rows = seen["rows"]
+    assert len(rows) == 180 and len(est.validation_indices_) == 20
+    assert sorted([*rows, *est.validation_indices_]) == list(range(200))

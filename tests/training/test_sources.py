@@ -1,10 +1,13 @@
 """The data-source seam: every rule reaches the rows through it, whoever holds them."""
 
+import contextlib
+
 import numpy as np
 import pytest
 
 from bprop import Network, Trainer
 from bprop.core.jacobian import gauss_newton_rows, gauss_newton_sum
+from bprop.training import fast
 from bprop.training.metrics import AccuracyCounter
 from bprop.training.sources import (
     ArrayData,
@@ -98,3 +101,68 @@ def test_a_source_takes_no_separate_targets():
     X, T = _problem()
     with pytest.raises(ValueError, match="holds its own targets"):
         Trainer(_net()).fit(ListData([(X, T, None)]), T)
+
+
+def _rows_problem(n=300):
+    rng = np.random.default_rng(4)
+    X = rng.normal(size=(n, 3))
+    T = np.tanh(X @ rng.normal(size=(3, 2)))
+    rows = rng.permutation(n)[: n - n // 5]  # a training split: a shuffled subset
+    sw = rng.uniform(0.5, 2.0, n)
+    return X, T, rows, sw
+
+
+@pytest.mark.parametrize(
+    "mode,rule", [("batch", "irprop+"), ("batch", "lbfgs"), ("batch", "lm"),
+                  ("minibatch", "adam"), ("online", "momentum")],
+)  # fmt: skip
+@pytest.mark.parametrize("weighted", [False, True])
+@pytest.mark.parametrize("compiled", [True, False])
+def test_rows_train_exactly_as_the_copied_rows(mode, rule, weighted, compiled):
+    X, T, rows, sw = _rows_problem()
+    kw = {"loss": "squared_error", "rule": rule, "mode": mode, "max_epochs": 3, "seed": 2,
+          "block_size": 64, "batch_size": 16}  # fmt: skip
+    a, b = _net(), _net()
+    with contextlib.nullcontext() if compiled else fast.disabled():
+        Trainer(a, **kw).fit(X[rows], T[rows], sample_weight=sw[rows] if weighted else None)
+        Trainer(b, **kw).fit(X, T, sample_weight=sw if weighted else None, rows=rows)
+    np.testing.assert_array_equal(a.params, b.params)
+    assert not np.array_equal(a.params, _net().params)
+
+
+def test_array_data_over_rows_gives_the_blocks_of_the_copy():
+    X, T, rows, sw = _rows_problem(50)
+    copied = ArrayData(X[rows], T[rows], sw[rows], float(sw[rows].sum()), block_rows=16)
+    viewed = ArrayData(X, T, sw, float(sw[rows].sum()), block_rows=16, rows=rows)
+    assert viewed.n_rows == copied.n_rows == len(rows)
+    for got, want in zip(viewed.arrays(), copied.arrays(), strict=True):
+        np.testing.assert_array_equal(got, want)
+    (chunk,) = viewed.chunks(np.random.default_rng(0), shuffle=True)
+    (ref,) = copied.chunks(np.random.default_rng(0), shuffle=True)
+    np.testing.assert_array_equal(chunk.X[chunk.order], ref.X[ref.order])
+
+
+@pytest.mark.parametrize(
+    "rows,match",
+    [(np.array([0, 50]), r"indices in \[0, 50\)"), (np.array([-1]), "indices"),
+     (np.array([], dtype=int), "non-empty"), (np.array([[1, 2]]), "1-D"),
+     (np.array([0.5]), "row indices")],
+)  # fmt: skip
+def test_bad_rows_are_clear_errors(rows, match):
+    X, T = _problem()
+    with pytest.raises(ValueError, match=match):
+        Trainer(_net()).fit(X, T, rows=rows)
+
+
+def test_rows_of_a_data_source_are_refused():
+    X, T = _problem()
+    with pytest.raises(ValueError, match="rows selects rows of arrays"):
+        Trainer(_net()).fit(ListData([(X, T, None)]), rows=np.arange(3))
+
+
+def test_rows_whose_weights_sum_to_zero_are_refused():
+    X, T = _problem()
+    sw = np.ones(len(X))
+    sw[:10] = 0.0
+    with pytest.raises(ValueError, match="positive sum over the rows trained on"):
+        Trainer(_net()).fit(X, T, sample_weight=sw, rows=np.arange(10))

@@ -200,9 +200,14 @@ def read_frame(
     DataFrame for the in-memory path; Parquet floating-point columns not in ``keep`` read
     as ``dtype`` (``na_values``: cells read as empty, in a Parquet file the string cells
     equal to one of them, see ``read_table``)."""
-    if _is_parquet(path) and (os.path.isdir(path) or os.path.getsize(path) > 0):
+    if read_as_parquet(path):
         return blank_strings(read_parquet_frame(path, dtype, keep), na_values)
     return read_table(path, na_values)  # (its messages: a missing or empty file, dir.csv)
+
+
+def read_as_parquet(path: str) -> bool:
+    """Whether :func:`read_frame` reads ``path`` with the Parquet reader."""
+    return _is_parquet(path) and (os.path.isdir(path) or os.path.getsize(path) > 0)
 
 
 def _is_parquet(path: str) -> bool:

@@ -186,8 +186,10 @@ def validation_predictions(
             continue
         df = blank_strings(data.read(unit, [*spec.features, spec.target]).to_pandas(), na)
         df = df[held]
-        truth.append(df[spec.target].to_numpy())
-        pred.append(np.asarray(pipeline.predict(check_frame(spec, df, dtype=dtype))))
+        # copies: a column of df is a view that would keep the block's whole frame alive
+        truth.append(df[spec.target].to_numpy(copy=True))
+        pred.append(np.array(pipeline.predict(check_frame(spec, df, dtype=dtype))))
+        del df
     if not truth:
         return np.empty(0), np.empty(0)
     return np.concatenate(truth), np.concatenate(pred)

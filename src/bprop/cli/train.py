@@ -21,6 +21,7 @@ import os
 import sys
 import time
 import warnings
+from functools import partial
 from typing import Any
 
 import numpy as np
@@ -46,7 +47,7 @@ from bprop.cli.common import (
     sha256,
     validation_metrics,
 )
-from bprop.cli.memory import Footprint, add_memory_option, read_frame, streams
+from bprop.cli.memory import Footprint, add_memory_option, read_as_parquet, read_frame, streams
 from bprop.cli.parser import Parser
 from bprop.cli.plots import training_plots
 from bprop.cli.stream import fit_parquet, infer_spec, validation_predictions
@@ -57,9 +58,10 @@ from bprop.files.jsonsafe import to_json as jsonable
 from bprop.optim import get_rule
 from bprop.optim.registry import check_hyperparameters
 from bprop.sklearn.classifier import MLPClassifier
+from bprop.sklearn.parquet_table import reads_as_floats, transform_parquet
 from bprop.sklearn.pipeline_file import save_pipeline
 from bprop.sklearn.regressor import MLPRegressor
-from bprop.sklearn.streaming import fit_transform_blocks
+from bprop.sklearn.streaming import fit_blocks, transform_blocks
 from bprop.sklearn.tabular import (
     STDIO,
     check_frame,
@@ -254,9 +256,14 @@ def train(args: argparse.Namespace) -> int:
     mlp = _estimator(s, spec.task, len(df) - n_val, callbacks)
     mlp.verbose = sys.stderr.isatty() and not (args.quiet or args.no_progress or args.json)
     pipeline = make_pipeline(spec, mlp, dtype)
-    columns, Xt = fit_transform_blocks(pipeline.steps[0][1], X, dtype)  # (pipeline.fit in
-    pipeline.steps[0] = ("columns", columns)  # blocks: the network's inputs, then the
-    del df, X  # raw table goes)
+    columns = fit_blocks(pipeline.steps[0][1], X)  # (pipeline.fit, in blocks)
+    pipeline.steps[0] = ("columns", columns)
+    if read_as_parquet(args.data) and reads_as_floats(args.data, spec.features):
+        del df, X  # the table goes first: the inputs are read again, a row group at a time
+        Xt = transform_parquet(columns, args.data, spec, dtype)
+    else:
+        Xt = transform_blocks(columns, X, dtype)
+        del df, X
     try:
         with warnings.catch_warnings():
             warnings.simplefilter("ignore", ConvergenceWarning)
@@ -308,16 +315,11 @@ def train(args: argparse.Namespace) -> int:
 
 def _train_streamed(args: argparse.Namespace, start: float, footprint: Footprint) -> int:
     """``bprop train`` on Parquet data over ``--memory-limit``, streamed (see bprop.cli.stream)."""
-    if args.plots:
-        raise CLIError("--plots reads the training file into memory; run 'bprop plot' on the model")
     s, checkpoint, record, probe, callbacks = _out_of_core_run(
         args, {"rows": footprint.rows, "streamed": True}
     )
     dtype = as_float_dtype(s["dtype"])
-
-    def make_estimator(task: str) -> Any:  # the batch size is clipped to the rows
-        return _estimator(s, task, 1 << 62, callbacks)
-
+    make_estimator = partial(_estimator, s, n_train=1 << 62, callbacks=callbacks)  # (clipped)
     with about(args.data), warnings.catch_warnings():
         warnings.simplefilter("ignore", ConvergenceWarning)
         warnings.simplefilter("ignore", DivergenceWarning)
@@ -339,6 +341,8 @@ def _train_streamed(args: argparse.Namespace, start: float, footprint: Footprint
 def _out_of_core_run(args: argparse.Namespace, extra: dict[str, Any]) -> tuple:
     """(settings, checkpoint or None, record, rule probe, callbacks) of a streamed or
     cluster run."""
+    if args.plots:
+        raise CLIError("--plots reads the training file into memory; run 'bprop plot' on the model")
     s, checkpoint = _settings(args)
     record: dict[str, Any] = {
         **s,
@@ -382,22 +386,16 @@ def _finish(args, start, pipeline, spec, run: tuple, metrics: dict, summary: dic
 def _train_on_cluster(args: argparse.Namespace, start: float) -> int:
     """``bprop train --workers N`` / ``--scheduler ADDRESS`` (see bprop.cli.cluster)."""
     check_cluster_options(args)
-    if args.plots:
-        raise CLIError("--plots reads the training file into memory; run 'bprop plot' on the model")
     cluster = args.scheduler or f"LocalCluster({args.workers} workers)"
     s, checkpoint, record, probe, callbacks = _out_of_core_run(args, {"cluster": cluster})
     dtype = as_float_dtype(s["dtype"])
-    with cluster_client(args) as client:
-
-        def make_estimator(task: str) -> Any:  # the batch size is clipped to the rows
-            return _estimator(s, task, 1 << 62, callbacks)
-
-        with about(args.data), warnings.catch_warnings():
-            warnings.simplefilter("ignore", ConvergenceWarning)
-            warnings.simplefilter("ignore", DivergenceWarning)
-            pipeline, spec, val = fit_on_cluster(
-                client, args.data, s, make_estimator, dtype, checkpoint
-            )
+    make_estimator = partial(_estimator, s, n_train=1 << 62, callbacks=callbacks)  # (clipped)
+    with cluster_client(args) as client, about(args.data), warnings.catch_warnings():
+        warnings.simplefilter("ignore", ConvergenceWarning)
+        warnings.simplefilter("ignore", DivergenceWarning)
+        pipeline, spec, val = fit_on_cluster(
+            client, args.data, s, make_estimator, dtype, checkpoint
+        )
     est = final_estimator(pipeline)
     est.set_params(callbacks=None, stopping=None)
     diverged = divergence(args, est.history_, probe.hyperparameters)

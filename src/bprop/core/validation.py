@@ -154,3 +154,14 @@ def check_sample_weight(sample_weight: object, n: int, dtype: np.dtype) -> np.nd
     if sw.sum() <= 0:
         raise ValueError("sample_weight must have a positive sum")
     return sw
+
+
+def check_rows(rows: object, n: int) -> np.ndarray:
+    """Row indices as a non-empty 1-D int64 array of values in [0, n)."""
+    idx = np.asarray(rows)
+    if idx.ndim != 1 or idx.shape[0] == 0 or not np.issubdtype(idx.dtype, np.integer):
+        raise ValueError(f"rows must be a non-empty 1-D array of row indices, got {idx!r:.80}")
+    if idx.min() < 0 or idx.max() >= n:
+        raise ValueError(f"rows must be indices in [0, {n}), got values in "
+                         f"[{idx.min()}, {idx.max()}]")  # fmt: skip
+    return idx.astype(np.int64, copy=False)

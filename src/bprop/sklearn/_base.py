@@ -158,21 +158,25 @@ class BaseMLP(NetworkState, BaseEstimator):
         if sample_weight is not None:
             sample_weight = _check_sample_weight(sample_weight, X, dtype=X.dtype)
         need_val = early or needs_validation(stopping_of(self))
-        X_tr, T_tr, sw_tr, validation = self._split(
+        train_rows, validation = self._split(
             X, T, sample_weight, rs, stratify_ok and need_val, need_val
         )
+        n_train = n_samples if train_rows is None else train_rows.shape[0]
+        sw_tr = sample_weight
+        if sample_weight is not None and train_rows is not None:
+            sw_tr = sample_weight[train_rows]
         if sw_tr is not None and sw_tr.sum() <= 0:
             raise ValueError("sample_weight must have a positive sum")
         finished = None
         if not resume:
-            trainer = self._make_trainer(rule, X_tr.shape[0], rs)
+            trainer = self._make_trainer(rule, n_train, rs)
             self._trainer = trainer
             if checkpoint is not None:
                 restore(trainer, checkpoint)
                 finished = training_finished(trainer, self.max_iter)
         monitor = self._monitor(
-            X_tr.shape[0],
-            float(X_tr.shape[0] if sw_tr is None else sw_tr.sum()),
+            n_train,
+            float(n_train if sw_tr is None else sw_tr.sum()),
             T.shape[1],
             None
             if validation is None or not early
@@ -184,12 +188,17 @@ class BaseMLP(NetworkState, BaseEstimator):
             X_val, T_val, _, sw_val = validation
             val_data = (X_val, T_val) if sw_val is None else (X_val, T_val, sw_val)
         resumed = checkpoint is not None
-        rows = step_rows(trainer.mode, trainer.batch_size, trainer.block_size, X_tr.shape[0])
+        rows = step_rows(trainer.mode, trainer.batch_size, trainer.block_size, n_train)
         return self._train(
             trainer,
             monitor,
-            (X_tr, T_tr),
-            {"sample_weight": sw_tr, "validation_data": val_data, "resume": resume or resumed},
+            (X, T),
+            {
+                "sample_weight": sample_weight,
+                "rows": train_rows,  # (the training split of X, trained on without a copy)
+                "validation_data": val_data,
+                "resume": resume or resumed,
+            },
             rows,
             incremental=incremental,
             closure=closure,
@@ -350,16 +359,19 @@ class BaseMLP(NetworkState, BaseEstimator):
         )
 
     def _split(self, X, T, sw, rs, stratify_ok: bool, need_val: bool):
-        """The training part, and (X_val, T_val, y_val, sw_val) when validation is needed."""
+        """(the training rows, (X_val, T_val, y_val, sw_val)) when validation is needed, else
+        (None, None): all rows train. The training rows are indices into X, in the order of
+        scikit-learn's ``train_test_split``, trained on without copying X."""
         self.validation_indices_ = None
         if not need_val:
-            return X, T, sw, None
+            return None, None
         stratify = T if stratify_ok and T.shape[1] == 1 else None
-        (X_tr, T_tr, sw_tr, _), (X_val, T_val, sw_val, val_rows) = validation_split(
-            (X, T, sw, np.arange(X.shape[0])), self.validation_fraction, rs, stratify=stratify
+        (train_rows,), (val_rows,) = validation_split(
+            (np.arange(X.shape[0]),), self.validation_fraction, rs, stratify=stratify
         )
         self.validation_indices_ = val_rows
-        return X_tr, T_tr, sw_tr, (X_val, T_val, self._val_labels(T_val), sw_val)
+        T_val, sw_val = T[val_rows], None if sw is None else sw[val_rows]
+        return train_rows, (X[val_rows], T_val, self._val_labels(T_val), sw_val)
 
     # ------------------------------------------------------------------ hooks
     @property

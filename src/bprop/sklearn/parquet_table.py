@@ -8,6 +8,10 @@ array of the model's dtype row group by row group, and the DataFrame is a view o
 (pandas keeps a 2-D block as the transpose of its columns), so the table costs the data's
 size in that dtype once. The other columns (integers, strings, booleans, and the columns
 named in ``keep``) are read as ``read_parquet`` reads them.
+
+:func:`transform_parquet` reads the same rows again, row group by row group, through a
+fitted transformer into one array: the transformed inputs without the table in memory
+beside them (where every feature is such a floating-point column).
 """
 
 from __future__ import annotations
@@ -18,11 +22,11 @@ from typing import Any
 
 import numpy as np
 
-from bprop.sklearn.tabular import DataError, pandas_module
+from bprop.sklearn.tabular import DataError, TableSpec, check_frame, pandas_module
 from bprop.training.parquet import ParquetDataset
 from bprop.training.parquet_files import column_values
 
-__all__ = ["read_parquet_frame"]
+__all__ = ["read_parquet_frame", "reads_as_floats", "transform_parquet"]
 
 
 def read_parquet_frame(path: str | os.PathLike, dtype: Any, keep: Iterable[str | None] = ()):
@@ -46,8 +50,7 @@ def read_parquet_frame(path: str | os.PathLike, dtype: Any, keep: Iterable[str |
         raise DataError(f"{path}: duplicate column names")
     if ds.n_rows == 0:
         raise DataError(f"{path}: no data rows")
-    kept = set(keep)
-    cast = [n for n in names if n not in kept and pa.types.is_floating(ds.schema.field(n).type)]
+    cast = _float_columns(ds, keep)
     block = np.empty((len(cast), ds.n_rows), np.dtype(dtype))
     others: dict[str, list[Any]] = {n: [] for n in names if n not in cast}
     for unit in ds.units:
@@ -63,3 +66,48 @@ def read_parquet_frame(path: str | os.PathLike, dtype: Any, keep: Iterable[str |
     for name, chunks in others.items():  # in file order: each lands at its own position
         df.insert(names.index(name), name, pa.chunked_array(chunks).to_pandas())
     return df
+
+
+def _float_columns(ds: ParquetDataset, keep: Iterable[str | None] = ()) -> list[str]:
+    """The floating-point columns of ``ds`` not named in ``keep``, in file order."""
+    import pyarrow as pa
+
+    kept = set(keep)
+    return [
+        str(n) for n in ds.schema.names
+        if n not in kept and pa.types.is_floating(ds.schema.field(n).type)
+    ]  # fmt: skip
+
+
+def reads_as_floats(path: str | os.PathLike, columns: Iterable[str]) -> bool:
+    """Whether every one of ``columns`` is a floating-point column of the Parquet data
+    ``path`` (so each row group reads as the whole file's frame does)."""
+    return set(columns) <= set(_float_columns(ParquetDataset(path)))
+
+
+def transform_parquet(transformer: Any, path: str | os.PathLike, spec: TableSpec, dtype: Any):
+    """``transformer.transform`` of the feature rows of the Parquet data ``path``, one row
+    group at a time, as one C-ordered (rows x outputs) array of ``dtype``.
+
+    Equal, bit for bit, to transforming :func:`read_parquet_frame`'s frame (checked by
+    ``check_frame``), for a transformer that works row by row (the scalers, imputers and
+    encoders of the command line's pipelines), when :func:`reads_as_floats` holds for the
+    features; the peak is the output plus one row group.
+    """
+    pd = pandas_module()
+    ds = ParquetDataset(path)
+    dt = np.dtype(dtype)
+    out: np.ndarray | None = None
+    for unit in ds.units:
+        table = ds.read(unit, spec.features)
+        frame = pd.DataFrame(
+            {n: column_values(table, n, dt) for n in spec.features},
+            index=pd.RangeIndex(unit.start, unit.start + unit.n_rows),
+        )
+        del table
+        part = np.asarray(transformer.transform(check_frame(spec, frame, dtype=dt)))
+        if out is None:
+            out = np.empty((ds.n_rows, part.shape[1]), dt)
+        out[unit.start : unit.start + unit.n_rows] = part
+    assert out is not None  # (read_parquet_frame refused a dataset without rows)
+    return out

@@ -41,13 +41,15 @@ from bprop.training.parquet import ParquetDataError, ParquetDataset
 
 __all__ = [
     "convert_csv",
+    "fit_blocks",
     "fit_streaming",
     "fit_transform_blocks",
     "iter_frames",
     "predict_streaming",
+    "transform_blocks",
 ]
 
-#: rows per block of :func:`fit_transform_blocks` (data up to this size: exactly ``fit``)
+#: rows per block of :func:`fit_blocks` (data up to this size: exactly ``fit``)
 BLOCK_ROWS = 1 << 18
 
 Frames = Callable[[], Iterable[Any]]
@@ -147,29 +149,39 @@ def _output_columns(model: Any, method: str, result: np.ndarray) -> dict[str, np
     return {f"prediction_{k}": result[:, k] for k in range(result.shape[1])}
 
 
+def fit_blocks(transformer: Any, X: Any, rows: int = BLOCK_ROWS) -> Any:
+    """A fitted copy of ``transformer`` for a DataFrame ``X`` in memory, fitted
+    ``rows`` rows at a time (:func:`fit_streaming` over the blocks: with at most ``rows``
+    rows exactly ``fit``, else equal to rounding).
+
+    ``fit`` on the whole frame holds the selected columns and float64 temporaries of the
+    scalers' statistics at once (several times the data); here, one block's.
+    """
+    n = len(X)
+    return fit_streaming(transformer, lambda: (X.iloc[i : i + rows] for i in range(0, n, rows)))
+
+
+def transform_blocks(fitted: Any, X: Any, dtype: Any, rows: int = BLOCK_ROWS) -> np.ndarray:
+    """``fitted.transform(X)`` as one C-ordered array of ``dtype``, ``rows`` rows at a
+    time: the peak is the output plus one block, not the stacked temporaries of the
+    whole frame."""
+    out: np.ndarray | None = None
+    for i in range(0, len(X), rows):
+        part = np.asarray(fitted.transform(X.iloc[i : i + rows]))
+        if out is None:
+            out = np.empty((len(X), part.shape[1]), dtype)
+        out[i : i + len(part)] = part
+    assert out is not None
+    return out
+
+
 def fit_transform_blocks(
     transformer: Any, X: Any, dtype: Any, rows: int = BLOCK_ROWS
 ) -> tuple[Any, np.ndarray]:
-    """(fitted copy of ``transformer``, its C-ordered output in ``dtype``) for a DataFrame
-    ``X`` in memory, fitted and applied ``rows`` rows at a time.
-
-    ``fit_transform`` on the whole frame holds the selected columns, float64 temporaries
-    of the scalers' statistics and the stacked output at once (several times the data);
-    here each block's output is written into one preallocated array, so the peak is the
-    output plus one block. The fit is :func:`fit_streaming` over the blocks: with at most
-    ``rows`` rows exactly ``fit``, else equal to rounding.
-    """
-    n = len(X)
-    blocks = lambda: (X.iloc[i : i + rows] for i in range(0, n, rows))  # noqa: E731
-    fitted = fit_streaming(transformer, blocks)
-    out: np.ndarray | None = None
-    for i, block in zip(range(0, n, rows), blocks(), strict=True):
-        part = np.asarray(fitted.transform(block))
-        if out is None:
-            out = np.empty((n, part.shape[1]), dtype)
-        out[i : i + len(part)] = part
-    assert out is not None
-    return fitted, out
+    """(:func:`fit_blocks`, then :func:`transform_blocks`): the fitted copy of
+    ``transformer`` and its output for ``X`` in ``dtype``, ``rows`` rows at a time."""
+    fitted = fit_blocks(transformer, X, rows)
+    return fitted, transform_blocks(fitted, X, dtype, rows)
 
 
 def fit_streaming(transformer: Any, frames: Frames) -> Any:

@@ -93,8 +93,8 @@ class EpochRunner:
 
     def _run_chunk(self, chunk: Chunk, size: int) -> tuple[float, float]:
         net, X, T, sw = self.network, chunk.X, chunk.T, chunk.sample_weight
-        n = X.shape[0]
         order = chunk.order
+        n = X.shape[0] if order is None else order.shape[0]
         result = fast.run_epoch(self._epoch_spec(sw is not None), X, T, order)
         if result is not None:  # the compiled kernel ran the epoch
             self.epoch_penalty += result.penalty

@@ -61,8 +61,9 @@ Block = tuple[np.ndarray, np.ndarray, "np.ndarray | None"]
 class Chunk:
     """Rows of one epoch that are in memory together, and the order to visit them in.
 
-    ``order`` is a permutation of ``range(len(X))`` (None: the stored order). The trainer
-    runs mini-batches of consecutive entries of ``order``.
+    ``order`` holds the indices of the rows of X to visit, in turn: a permutation of
+    ``range(len(X))``, or of a subset of the rows (None: every row, in the stored order).
+    The trainer runs mini-batches of consecutive entries of ``order``.
     """
 
     X: np.ndarray
@@ -215,8 +216,12 @@ def sum_evaluations(
 class ArrayData:
     """Rows held in NumPy arrays (already checked and in the network's dtype).
 
-    Full-batch sums run over blocks of ``block_rows`` rows; an online or mini-batch epoch
-    is one :class:`Chunk` holding all rows, in the order ``rng.permutation(n)``.
+    ``rows`` (None: all) are the indices of the rows of X, T and s that are the data, in
+    this order: a training split of X without a copy of X. The source then behaves
+    exactly as ``ArrayData(X[rows], T[rows], s[rows], ...)``: the same blocks, the same
+    epoch order, the same bits. Full-batch sums run over blocks of ``block_rows`` rows; an
+    online or mini-batch epoch is one :class:`Chunk` holding all rows, in the order
+    ``rng.permutation(n)``.
     """
 
     X: np.ndarray
@@ -224,22 +229,31 @@ class ArrayData:
     sample_weight: np.ndarray | None
     weight_total: float
     block_rows: int = 8192
+    rows: np.ndarray | None = None
 
     @property
     def n_rows(self) -> int:
-        return self.X.shape[0]
+        return self.X.shape[0] if self.rows is None else self.rows.shape[0]
+
+    def _block(self, sl: slice | np.ndarray) -> Block:
+        sw = self.sample_weight
+        return self.X[sl], self.T[sl], None if sw is None else sw[sl]
 
     def _blocks(self) -> Iterator[Block]:
-        bs, sw = self.block_rows, self.sample_weight
-        for start in range(0, self.X.shape[0], bs):
+        bs, rows = self.block_rows, self.rows
+        for start in range(0, self.n_rows, bs):
             sl = slice(start, start + bs)
-            yield self.X[sl], self.T[sl], None if sw is None else sw[sl]
+            yield self._block(sl if rows is None else rows[sl])
+
+    def arrays(self) -> Block:
+        """(X, T, s) of the data's rows (copies when ``rows`` selects them)."""
+        return self._block(slice(None) if self.rows is None else self.rows)
 
     def full_batch(
         self, network: Network, loss: Loss, counter: AccuracyCounter | None = None
     ) -> FullBatchSums:
-        if self.X.shape[0] <= self.block_rows:  # one block: the gradient stays in place
-            E, correct = block_gradient(network, loss, self.X, self.T, self.sample_weight, counter)
+        if self.n_rows <= self.block_rows:  # one block: the gradient stays in place
+            E, correct = block_gradient(network, loss, *self.arrays(), counter)
             return FullBatchSums(E, network.grad, self.weight_total, correct)
         E, grad, correct = sum_gradients(network, loss, self._blocks(), counter)
         return FullBatchSums(E, grad, self.weight_total, correct)
@@ -250,11 +264,14 @@ class ArrayData:
         return sum_evaluations(network, loss, self._blocks(), counter)
 
     def gauss_newton(self, network: Network, loss: Loss) -> tuple[float, np.ndarray, np.ndarray]:
-        return gauss_newton(network, self.X, self.T, loss, self.sample_weight)
+        X, T, sw = self.arrays()
+        return gauss_newton(network, X, T, loss, sw)
 
     def chunks(self, rng: np.random.Generator, shuffle: bool) -> Iterator[Chunk]:
-        order = rng.permutation(self.X.shape[0]) if shuffle else None
+        order = rng.permutation(self.n_rows) if shuffle else None
+        if self.rows is not None:
+            order = self.rows if order is None else self.rows[order]
         yield Chunk(self.X, self.T, self.sample_weight, order)
 
     def accuracy_counter(self, output_activation: Activation) -> AccuracyCounter:
-        return AccuracyCounter(output_activation, self.T)
+        return AccuracyCounter(output_activation, self.arrays()[1])

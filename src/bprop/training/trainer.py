@@ -39,7 +39,7 @@ import numpy as np
 
 from bprop.core.losses import Loss
 from bprop.core.network import Network
-from bprop.core.validation import check_sample_weight, check_targets, positive_int
+from bprop.core.validation import check_rows, check_sample_weight, check_targets, positive_int
 from bprop.optim import ClosureRule, UpdateRule, get_rule
 from bprop.training.build import (
     check_validation,
@@ -215,20 +215,24 @@ class Trainer(EpochRunner):
         *,
         validation_data: tuple[object, object] | tuple[object, object, object] | None = None,
         sample_weight: object = None,
+        rows: object = None,
         resume: bool = False,
     ) -> History:
         """Train until a stopping criterion fires or ``max_epochs`` more epochs have run.
 
         ``X, y`` are arrays, or ``X`` is a data source that holds the targets itself (e.g.
         :class:`bprop.ParquetData`, streamed block by block; ``y`` and ``sample_weight``
-        then stay None). ``validation_data`` is ``(X_val, y_val)``,
+        then stay None). ``rows`` (arrays only) are the indices of the rows of X, y and
+        ``sample_weight`` to train on, in this order: the same training as on ``X[rows]``,
+        ``y[rows]``, without copying X (e.g. the training part of a validation split).
+        ``validation_data`` is ``(X_val, y_val)``,
         ``(X_val, y_val, sample_weight_val)``, or a data source; a source with its own
         held-out rows (``ParquetData(validation_fraction=...)``) supplies them itself.
         With ``resume`` the rule state, history and best weights of the previous call carry
         on (for partial fits and checkpoints); otherwise training starts afresh from the
         network's current weights. Returns the :class:`History` (also ``self.history``).
         """
-        data = self._source(X, y, sample_weight, "X", "y")
+        data = self._source(X, y, sample_weight, "X", "y", rows)
         val = None
         if validation_data is not None:
             if isinstance(validation_data, DataSource | BindableData):
@@ -265,9 +269,11 @@ class Trainer(EpochRunner):
         return self._evaluate(data, counter)
 
     # ------------------------------------------------------------------ loop
-    def _source(self, X, y, sample_weight, xname, yname) -> DataSource:
+    def _source(self, X, y, sample_weight, xname, yname, rows=None) -> DataSource:
         """The data source for X, y: arrays are checked into an :class:`ArrayData`."""
         if isinstance(X, DataSource | BindableData):
+            if rows is not None:
+                raise ValueError(f"rows selects rows of arrays; {xname} is a data source")
             if y is not None or sample_weight is not None:
                 raise ValueError(
                     f"{xname} is a data source that holds its own targets and weights; "
@@ -276,9 +282,9 @@ class Trainer(EpochRunner):
             if isinstance(X, DataSource):
                 return X
             return X.bind(self.network, self.block_size)
-        return self._prepare(X, y, sample_weight, xname, yname)
+        return self._prepare(X, y, sample_weight, xname, yname, rows)
 
-    def _prepare(self, X, y, sample_weight, xname, yname) -> ArrayData:
+    def _prepare(self, X, y, sample_weight, xname, yname, rows=None) -> ArrayData:
         net = self.network
         X = net.check_input(X, xname)
         if X.shape[0] == 0:
@@ -286,8 +292,13 @@ class Trainer(EpochRunner):
         T = check_targets(y, X.shape[0], net.n_outputs, net.dtype, yname)
         self.loss.check_targets(T)
         sw = check_sample_weight(sample_weight, X.shape[0], net.dtype)
-        total = float(X.shape[0] if sw is None else sw.sum())
-        return ArrayData(X, T, sw, total, self.block_size)
+        if rows is not None:
+            rows = check_rows(rows, X.shape[0])
+        n = X.shape[0] if rows is None else rows.shape[0]
+        total = float(n if sw is None else (sw if rows is None else sw[rows]).sum())
+        if total <= 0:
+            raise ValueError("sample_weight must have a positive sum over the rows trained on")
+        return ArrayData(X, T, sw, total, self.block_size, rows)
 
     def _loop(self, data: DataSource, val: DataSource | None) -> History:
         net, state = self.network, self.state
