@@ -13,6 +13,7 @@ import bprop
 import bprop.cli.train as train_module
 from bprop.cli import main
 from bprop.cli.common import load_model
+from bprop.cli.stream import predict_rows
 from bprop.sklearn.tabular import final_estimator
 
 FAST = ["--epochs", "8", "--hidden", "6", "--no-progress", "--lr", "0.1"]
@@ -386,3 +387,12 @@ def test_parquet_inputs_read_again_by_row_group_train_as_from_the_table(
     a, b = (load_model(tmp_path / f"{k}.bprop") for k in "ab")
     np.testing.assert_array_equal(a.network.params, b.network.params)
     assert np.isfinite(a.network.params).all()
+
+
+def test_predict_rows_predicts_block_by_block_as_at_once():
+    X, y = np.random.default_rng(0).normal(size=(50, 3)), np.arange(50) % 3
+    model = bprop.MLPClassifier(hidden_layer_sizes=(4,), max_iter=5, random_state=0)
+    with pytest.warns(Warning):
+        model.fit(X, y)
+    rows = np.array([7, 3, 49, 0, 12, 12, 30])
+    np.testing.assert_array_equal(predict_rows(model, X, rows, block=3), model.predict(X[rows]))

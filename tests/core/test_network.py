@@ -148,3 +148,12 @@ def test_pickled_and_deep_copied_networks_keep_their_layer_views(rng, how):
     back.params[:] = 0.0  # an update to params changes the predictions
     np.testing.assert_array_equal(back.predict(X), np.zeros((5, 2)))
     assert not np.shares_memory(back.params, net.params)
+
+
+def test_release_drops_the_last_input_and_the_work_arrays():
+    net = Network([3, 4, 2], "tanh", "identity", seed=0)
+    X = np.random.default_rng(0).normal(size=(5, 3))
+    before = net.forward(X).copy()
+    net.release()
+    assert net._X is None and net._buffers == {}
+    np.testing.assert_array_equal(net.forward(X), before)  # the next pass rebuilds them

@@ -545,3 +545,4 @@ def test_validation_split_trains_on_rows_of_x_not_a_copy(monkeypatch, solver):
     rows = seen["rows"]
     assert len(rows) == 180 and len(est.validation_indices_) == 20
     assert sorted([*rows, *est.validation_indices_]) == list(range(200))
+    assert est.network_._X is None  # the fitted model holds no block of the data

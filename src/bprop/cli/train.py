@@ -50,7 +50,7 @@ from bprop.cli.common import (
 from bprop.cli.memory import Footprint, add_memory_option, read_as_parquet, read_frame, streams
 from bprop.cli.parser import Parser
 from bprop.cli.plots import training_plots
-from bprop.cli.stream import fit_parquet, infer_spec, validation_predictions
+from bprop.cli.stream import fit_parquet, infer_spec, predict_rows, validation_predictions
 from bprop.cli.train_options import add_train_options
 from bprop.cli.train_summary import divergence, print_summary, run_summary, task_line
 from bprop.core.network import as_float_dtype
@@ -284,7 +284,7 @@ def train(args: argparse.Namespace) -> int:
     metrics: dict[str, Any] = {}
     if est.validation_indices_ is not None:
         idx = np.sort(est.validation_indices_)
-        pred = pipeline.steps[-1][1].predict(Xt[idx])  # (= pipeline.predict of those rows)
+        pred = predict_rows(pipeline.steps[-1][1], Xt, idx)  # (= pipeline.predict of the rows)
         metrics = validation_metrics(spec.task, y[idx], pred, _classes(est))
     record["mode"] = s["mode"] or probe.mode
     record["rule_hyperparameters"] = probe.hyperparameters

@@ -257,13 +257,18 @@ class Network:
             self.layout = ParameterLayout(self.sizes)
         self.weights, self.biases = self._views(self.params)
         self.weight_grads, self.bias_grads = self._views(self.grad)
-        self._buffers = {}
-        self._X = None
-        self._n = 0
+        self.release()
 
     def __repr__(self) -> str:
         acts = ", ".join(a.name for a in self.activations)
         return f"Network(sizes={self.sizes}, activations=[{acts}], dtype={self.dtype.name})"
+
+    def release(self) -> None:
+        """Drop the work arrays and the reference to the last input X (between fits: a
+        fitted model holds no rows of its data)."""
+        self._buffers = {}
+        self._X = None
+        self._n = 0
 
     # ------------------------------------------------------------------ forward
     def buffers(self, n: int) -> _Buffers:

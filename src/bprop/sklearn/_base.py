@@ -270,6 +270,7 @@ class BaseMLP(NetworkState, BaseEstimator):
         finally:
             trainer.callbacks = tuple(self.callbacks or ())
             self.history_ = trainer.history
+            self.network_.release()  # (its last input: a block of the data)
         if strict and (
             trainer.history.stop is StopReason.DIVERGED
             or not np.all(np.isfinite(self.network_.params))
