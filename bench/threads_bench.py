@@ -3,6 +3,7 @@
     python bench/threads_bench.py cv1024 [--repeats 3]   # bprop and scikit-learn
     python bench/threads_bench.py small  [--repeats 3]
     python bench/threads_bench.py wide   [--repeats 3]   # bprop only
+    python bench/threads_bench.py scaling [--repeats 5]  # bprop, 1 and 2 threads
 
 bench/run.py runs each in a process of its own twice: in the default environment (the
 libraries pick their threads; bprop's estimators choose theirs, see
@@ -17,7 +18,10 @@ Prints one JSON line of seconds, best of ``--repeats`` after an untimed warm-up 
   n_jobs=1 and n_jobs=2;
 - wide: bprop's estimator on the wide workload of bench/workloads.py (784-512-256-10,
   relu, batches of 256, float32, 20,000 rows, 2 epochs), with its automatic threads and
-  with ``n_threads=2``.
+  with ``n_threads=2``;
+- scaling: bprop's estimator on the wide and fullbatch workloads with ``n_threads=1`` and
+  ``n_threads=2`` (alternating), and the two-thread speed-up of each (run it with the
+  OPENBLAS variables unset and nothing else busy: it measures the machine's two cores).
 """
 
 from __future__ import annotations
@@ -107,12 +111,30 @@ def wide(repeats: int) -> dict:
     return {"bprop": best, "bprop_n_threads_2": two, "samples_per_second": w.n * w.epochs / best}
 
 
+def scaling(repeats: int) -> dict:
+    from workloads import WORKLOADS, make_data, train_bprop
+
+    out = {}
+    for name in ("wide", "fullbatch"):
+        w = WORKLOADS[name]
+        X, y = make_data(w)
+        train_bprop(w, X[:2000], y[:2000], n_threads=2)  # warm-up (compiled kernel, pages)
+        best = {1: np.inf, 2: np.inf}
+        for _ in range(repeats):  # alternate: a burst of load hits both
+            for n in (1, 2):
+                best[n] = min(best[n], train_bprop(w, X, y, n_threads=n))
+        out[name] = {"n_threads_1": best[1], "n_threads_2": best[2],
+                     "two_thread_speedup": best[1] / best[2]}  # fmt: skip
+    return out
+
+
 def main() -> None:
     ap = argparse.ArgumentParser(description=__doc__.split("\n")[0])
-    ap.add_argument("part", choices=["cv1024", "small", "wide"])
+    ap.add_argument("part", choices=["cv1024", "small", "wide", "scaling"])
     ap.add_argument("--repeats", type=int, default=3)
     args = ap.parse_args()
-    out = {"cv1024": cv1024, "small": small, "wide": wide}[args.part](args.repeats)
+    parts = {"cv1024": cv1024, "small": small, "wide": wide, "scaling": scaling}
+    out = parts[args.part](args.repeats)
     from threadpoolctl import threadpool_info
 
     out["blas_threads"] = max(
