@@ -403,6 +403,21 @@ def test_the_cache_token_follows_the_definitions():
     assert _kernels._token("epoch", [phi, other]) != _kernels._token("epoch", [other, phi])
 
 
+def test_kernels_release_the_gil():
+    """The kernels run without the GIL, so that a prefetch thread (or a Dask worker's other
+    tasks) can run Python meanwhile."""
+    from bprop.training.fast import _kernels
+
+    def add_one(x):
+        x[0] += 1.0
+
+    kernel = _kernels.cached_kernel(add_one, "0" * 64)
+    assert kernel.targetoptions["nogil"] is True
+    x = np.zeros(1)
+    kernel(x)
+    assert x[0] == 1.0
+
+
 #: Trains one composition (argv: hidden, output) and prints its weights; the kernel comes
 #: from numba's on-disk cache in NUMBA_CACHE_DIR when it is there.
 _ONE_COMPOSITION = """

@@ -30,6 +30,7 @@ from sklearn.pipeline import Pipeline
 from sklearn.preprocessing import StandardScaler
 
 from bprop.cli.common import CLIError, Model
+from bprop.cli.metrics import MetricSums
 from bprop.sklearn.streaming import BLOCK_ROWS, fit_streaming, iter_frames, predict_streaming
 from bprop.sklearn.table_files import DataError, blank_strings
 from bprop.sklearn.tabular import TableSpec, check_frame, infer_table, make_pipeline
@@ -47,7 +48,7 @@ __all__ = [
     "predict_parquet",
     "predict_rows",
     "prediction_columns",
-    "validation_predictions",
+    "validation_metrics_streamed",
 ]
 
 #: rows read to infer the column kinds and the task
@@ -173,13 +174,14 @@ def fit_parquet(
     return assemble_pipeline(columns, fitted, target_scaler, mlp), spec, data
 
 
-def validation_predictions(
-    pipeline: Pipeline, spec: TableSpec, data: ParquetData, dtype: Any, na: list[str]
-) -> tuple[np.ndarray, np.ndarray]:
-    """(targets, predictions) of the held-out rows of ``data``, read block by block
-    (``na``: the ``--na-values``)."""
-    truth: list[np.ndarray] = []
-    pred: list[np.ndarray] = []
+def validation_metrics_streamed(
+    pipeline: Pipeline, spec: TableSpec, data: ParquetData, dtype: Any, na: list[str],
+    classes: list | None,
+) -> dict[str, Any]:  # fmt: skip
+    """The validation metrics of the held-out rows of ``data``, read, predicted and added
+    up block by block (:class:`~bprop.cli.metrics.MetricSums`; ``na``: the
+    ``--na-values``); empty without held-out rows."""
+    sums = MetricSums(spec.task, classes)
     for unit in data.units:
         rows = np.arange(unit.start, unit.start + unit.n_rows)
         held = holdout_mask(rows, data.validation_fraction, data.seed)
@@ -187,13 +189,8 @@ def validation_predictions(
             continue
         df = blank_strings(data.read(unit, [*spec.features, spec.target]).to_pandas(), na)
         df = df[held]
-        # copies: a column of df is a view that would keep the block's whole frame alive
-        truth.append(df[spec.target].to_numpy(copy=True))
-        pred.append(np.array(pipeline.predict(check_frame(spec, df, dtype=dtype))))
-        del df
-    if not truth:
-        return np.empty(0), np.empty(0)
-    return np.concatenate(truth), np.concatenate(pred)
+        sums.add(df[spec.target].to_numpy(), pipeline.predict(check_frame(spec, df, dtype=dtype)))
+    return sums.result() if sums.rows else {}
 
 
 def check_keep(path: str, columns: list[str], keep: list[str], outputs: list[str]) -> list[str]:

@@ -50,7 +50,7 @@ from bprop.cli.common import (
 from bprop.cli.memory import Footprint, add_memory_option, read_as_parquet, read_frame, streams
 from bprop.cli.parser import Parser
 from bprop.cli.plots import training_plots
-from bprop.cli.stream import fit_parquet, infer_spec, predict_rows, validation_predictions
+from bprop.cli.stream import fit_parquet, infer_spec, predict_rows, validation_metrics_streamed
 from bprop.cli.train_options import add_train_options
 from bprop.cli.train_summary import divergence, print_summary, run_summary, task_line
 from bprop.core.network import as_float_dtype
@@ -327,12 +327,9 @@ def _train_streamed(args: argparse.Namespace, start: float, footprint: Footprint
     est = final_estimator(pipeline)
     est.set_params(callbacks=None, stopping=None)
     diverged = divergence(args, est.history_, probe.hyperparameters)
-    metrics: dict[str, Any] = {}
-    if data.validation_fraction:
-        with about(args.data):
-            y_val, pred = validation_predictions(pipeline, spec, data, dtype, s["na_values"])
-        if len(y_val):
-            metrics = validation_metrics(spec.task, y_val, pred, _classes(est))
+    with about(args.data):  # (of the held-out rows, block by block; none: {})
+        na = s["na_values"]
+        metrics = validation_metrics_streamed(pipeline, spec, data, dtype, na, _classes(est))
     summary = {"streamed": True, "data": f"streamed from Parquet, {footprint.rows:,} rows"}
     summary["diverged"] = diverged
     return _finish(args, start, pipeline, spec, (s, record, probe), metrics, summary)

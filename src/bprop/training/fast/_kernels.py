@@ -497,7 +497,9 @@ def cached_kernel(fn: Callable, token: str) -> Callable:
     composition was then loaded for another. With the token in the name, each
     composition has its own files; one composition compiled twice gives the same code."""
     fn.__name__ = fn.__qualname__ = f"{fn.__name__}_{token[:24]}"
-    return nb.njit(cache=True, **_OPTIONS)(fn)
+    # nogil: the kernel touches arrays only, so other threads run meanwhile (the prefetch
+    # thread decoding the next row group, a Dask worker's other tasks)
+    return nb.njit(cache=True, nogil=True, **_OPTIONS)(fn)
 
 
 def compose(hidden, output, loss_element, loss_fused, metric) -> tuple[tuple, list]:
