@@ -120,7 +120,7 @@ def test_the_same_block_gives_the_same_bits_and_sources_use_the_kernel(monkeypat
     np.testing.assert_array_equal(first[1], again[1])
     calls = []
     real = fast.block_gradient
-    monkeypatch.setattr(fast, "block_gradient", lambda *a: calls.append(a) or real(*a))
+    monkeypatch.setattr(fast, "block_gradient", lambda *a, **k: calls.append(a) or real(*a, **k))
     data = ArrayData(X, T, None, 700.0, block_rows=256)
     sums = data.full_batch(net, loss)
     assert len(calls) == 3  # 256 + 256 + 188 rows

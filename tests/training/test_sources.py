@@ -7,7 +7,7 @@ import pytest
 
 from bprop import Network, Trainer
 from bprop.core.jacobian import gauss_newton_rows, gauss_newton_sum
-from bprop.training import fast
+from bprop.training import fast, sources
 from bprop.training.metrics import AccuracyCounter
 from bprop.training.sources import (
     ArrayData,
@@ -17,6 +17,7 @@ from bprop.training.sources import (
     sum_evaluations,
     sum_gradients,
 )
+from bprop.training.threads import blas_limit
 
 FULL_BATCH_RULES = ["gd", "momentum", "nesterov", "rprop+", "rprop-", "irprop+", "irprop-",
                     "quickprop", "lbfgs", "lm"]  # fmt: skip
@@ -166,3 +167,31 @@ def test_rows_whose_weights_sum_to_zero_are_refused():
     sw[:10] = 0.0
     with pytest.raises(ValueError, match="positive sum over the rows trained on"):
         Trainer(_net()).fit(X, T, sample_weight=sw, rows=np.arange(10))
+
+
+@pytest.mark.parametrize("rule", ["irprop+", "lbfgs"])
+def test_blocks_summed_on_threads_give_the_bits_of_one_after_another(monkeypatch, rule):
+    """With a BLAS limit of two threads, a full-batch sum runs two blocks at once (the
+    compiled kernel releases the GIL) and adds them in their order: the same weights as
+    the blocks one after another (both with one BLAS thread per block)."""
+    rng = np.random.default_rng(5)
+    X = rng.normal(size=(1000, 3))
+    T = np.tanh(X @ rng.normal(size=(3, 2)))
+    kw = {"loss": "squared_error", "rule": rule, "mode": "batch", "max_epochs": 4,
+          "block_size": 64}  # fmt: skip
+    a, b = _net(), _net()
+    with blas_limit(1):
+        Trainer(a, **kw).fit(X, T)
+    threaded = []
+    run = sources._sum_gradients_threaded
+    monkeypatch.setattr(sources, "blas_threads", lambda: 2)
+    monkeypatch.setattr(
+        sources, "_sum_gradients_threaded", lambda *args: threaded.append(args[-1]) or run(*args)
+    )
+    Trainer(b, **kw).fit(X, T)
+    assert threaded and set(threaded) == {2}
+    np.testing.assert_array_equal(a.params, b.params)
+    loss = Trainer(_net(), loss="squared_error").loss
+    assert sources.block_threads(_net(), loss) == 2
+    with fast.disabled():  # the NumPy path shares the network's buffers: one thread
+        assert sources.block_threads(_net(), loss) == 1

@@ -28,7 +28,9 @@ same order.
 
 from __future__ import annotations
 
+from collections import deque
 from collections.abc import Iterable, Iterator
+from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass
 from typing import Protocol, runtime_checkable
 
@@ -40,6 +42,7 @@ from bprop.core.losses import Loss
 from bprop.core.network import Network
 from bprop.training import fast
 from bprop.training.metrics import AccuracyCounter
+from bprop.training.threads import blas_limit, blas_threads
 
 __all__ = [
     "ArrayData",
@@ -49,6 +52,7 @@ __all__ = [
     "FullBatchSums",
     "StepSource",
     "block_gradient",
+    "block_threads",
     "sum_evaluations",
     "sum_gradients",
 ]
@@ -185,7 +189,15 @@ def sum_gradients(
 
     g = 0; for each block B in turn: g += sum_{p in B} s_p dE_p/dw (:func:`block_gradient`).
     A source that yields the same blocks gets the same bits.
+
+    With the compiled block kernel and a BLAS limit of k > 1 threads, k blocks are
+    computed at once, one per thread, each with one BLAS thread (the kernel releases the
+    GIL; its products are small per sub-block, where BLAS threads do not pay), and still
+    added in their order: the same bits as one block after another with one BLAS thread.
     """
+    threads = block_threads(network, loss)
+    if threads > 1:
+        return _sum_gradients_threaded(network, loss, blocks, counter, threads)
     acc = np.zeros_like(network.grad)
     E = correct = 0.0
     for x, t, s in blocks:
@@ -193,6 +205,41 @@ def sum_gradients(
         E += E_block
         correct += correct_block
         acc += network.grad
+    return E, acc, correct
+
+
+def block_threads(network: Network, loss: Loss) -> int:
+    """Threads for the blocks of a full-batch sum: the BLAS thread limit where the
+    compiled block kernel runs, else 1 (``Network.gradient`` shares the network's
+    buffers)."""
+    if fast.batch_reason(network, loss) is not None:
+        return 1
+    return blas_threads()
+
+
+def _sum_gradients_threaded(network, loss, blocks, counter, threads: int):
+    """:func:`sum_gradients` with ``threads`` blocks in flight (see there)."""
+
+    def one(x, t, s):
+        g = np.empty_like(network.grad)
+        result = fast.block_gradient(network, loss, x, t, s, counter, grad=g)
+        assert result is not None  # (block_threads checked that the kernel applies)
+        return (*result, g)
+
+    acc = np.zeros_like(network.grad)
+    E = correct = 0.0
+    pending: deque = deque()
+    with blas_limit(1), ThreadPoolExecutor(threads, thread_name_prefix="bprop-block") as pool:
+        for x, t, s in blocks:
+            pending.append(pool.submit(one, x, t, s))
+            while len(pending) > threads or (pending and pending[0].done()):
+                E_block, correct_block, g = pending.popleft().result()
+                E, correct = E + E_block, correct + correct_block
+                acc += g
+        while pending:
+            E_block, correct_block, g = pending.popleft().result()
+            E, correct = E + E_block, correct + correct_block
+            acc += g
     return E, acc, correct
 
 

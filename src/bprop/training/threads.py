@@ -39,6 +39,7 @@ __all__ = [
     "available_cores",
     "others_running",
     "blas_limit",
+    "blas_threads",
     "check_n_threads",
     "choose_threads",
     "step_flops",
@@ -161,6 +162,11 @@ def _blas_pools(refresh: bool = False) -> list:
 def _current_blas_threads() -> int | None:
     pools = _blas_pools()
     return max((lib.num_threads for lib in pools), default=None)
+
+
+def blas_threads() -> int:
+    """The threads the loaded BLAS libraries may use now (1 if none is loaded)."""
+    return _current_blas_threads() or 1
 
 
 @contextlib.contextmanager

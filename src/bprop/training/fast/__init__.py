@@ -390,11 +390,13 @@ def block_gradient(
     T: np.ndarray,
     sample_weight: np.ndarray | None = None,
     counter: AccuracyCounter | None = None,
+    grad: np.ndarray | None = None,
 ) -> tuple[float, float] | None:
     """(sum_p s_p E_p, correct) of one block by the compiled kernel, with
-    g = sum_p s_p dE_p/dw left in ``network.grad``; None where it does not apply (then
-    nothing is changed: use ``Network.gradient``). The network's buffers (``outputs``
-    etc.) are not written."""
+    g = sum_p s_p dE_p/dw left in ``grad`` (default ``network.grad``); None where it does
+    not apply (then nothing is changed: use ``Network.gradient``). The network's buffers
+    (``outputs`` etc.) are not written, so calls with grads of their own may run in
+    threads at once (the kernel releases the GIL)."""
     if batch_reason(network, loss) is not None:
         return None
     hidden, index, out_form, loss_element, loss_fused = _model_forms(network, loss)
@@ -409,7 +411,7 @@ def block_gradient(
             np.ascontiguousarray(T, dt),
             np.ascontiguousarray(s, dt),
             network.params,
-            network.grad,
+            network.grad if grad is None else grad,
             w_off,
             b_off,
             sizes,
