@@ -18,20 +18,21 @@ from bprop.training.threads import (
     step_rows,
 )
 
-MEASURED = (threads.MIN_FLOPS, threads.MIN_INTENSITY)
+MEASURED = (threads.MIN_FLOPS, threads.MIN_INTENSITY, threads.MIN_BLOCK_FLOPS)
 
 # The policy's logic, at crossovers of our choosing (the measured ones may change).
-MIN_FLOPS, MIN_INTENSITY = 1e8, 500.0
+MIN_FLOPS, MIN_INTENSITY, MIN_BLOCK_FLOPS = 1e8, 500.0, 5e7
 
 
 @pytest.fixture(autouse=True)
 def _crossover(monkeypatch):
     monkeypatch.setattr(threads, "MIN_FLOPS", MIN_FLOPS)
     monkeypatch.setattr(threads, "MIN_INTENSITY", MIN_INTENSITY)
+    monkeypatch.setattr(threads, "MIN_BLOCK_FLOPS", MIN_BLOCK_FLOPS)
 
 
 def test_the_measured_crossovers_are_positive_numbers():
-    assert MEASURED[0] > 0 and MEASURED[1] > 0
+    assert MEASURED[0] > 0 and MEASURED[1] > 0 and MEASURED[2] > 0
 
 
 def _blas_threads() -> list[int]:
@@ -87,6 +88,22 @@ def test_many_rows_of_elementwise_work_get_one_thread():
     assert F / E < MIN_INTENSITY
     rows = int(100 * MIN_FLOPS / F) + 1  # plenty of FLOPs, but the products are thin
     assert choose_threads(rows, sizes, cores=8) == 1
+
+
+def test_full_batch_sums_of_enough_blocks_and_flops_get_the_cores_left():
+    """Thin products (one thread per block), but a full-batch sum of many blocks whose
+    FLOPs pass MIN_BLOCK_FLOPS: its blocks run on the cores left."""
+    sizes, rows = (20, 16, 3), 1024
+    F, E = step_flops(rows, sizes)
+    assert F < MIN_FLOPS and F / E < MIN_INTENSITY
+    assert choose_threads(rows, sizes, cores=2) == 1
+    enough = int(math.ceil(MIN_BLOCK_FLOPS / F))
+    assert enough >= 2
+    assert choose_threads(rows, sizes, cores=2, blocks=enough) == 2
+    assert choose_threads(rows, sizes, cores=2, blocks=enough - 1) == 1  # below the FLOPs
+    assert choose_threads(rows, sizes, cores=8, blocks=1) == 1  # one block: nothing to split
+    big = int(MIN_BLOCK_FLOPS / step_flops(1, sizes)[0]) + 1  # enough FLOPs in one block
+    assert choose_threads(big, sizes, cores=2, blocks=1) == 1
 
 
 def test_explicit_n_threads_overrides_the_policy():

@@ -67,6 +67,11 @@ from bprop.training.trainer import DivergenceWarning, Trainer
 __all__ = ["BaseMLP"]
 
 
+def _blocks(trainer: Trainer, rows: int, monitor: SklearnMonitor) -> int:
+    """The blocks of ``rows`` rows a full-batch step of ``trainer`` adds (1 otherwise)."""
+    return -(-monitor.n_train // rows) if trainer.mode == "batch" else 1
+
+
 class BaseMLP(NetworkState, BaseEstimator):
     """Base class of MLPClassifier, MLPRegressor and MLPAutoencoder. Not for direct use."""
 
@@ -118,13 +123,15 @@ class BaseMLP(NetworkState, BaseEstimator):
         with self._blas_threads(min(X.shape[0], 65536), backward=False):
             return self.network_.predict(X)
 
-    def _blas_threads(self, rows: int, backward: bool, refresh: bool = False):
-        """The BLAS thread limit for steps of ``rows`` rows (see bprop.training.threads)."""
+    def _blas_threads(self, rows: int, backward: bool, refresh: bool = False, blocks: int = 1):
+        """The BLAS thread limit for steps of ``rows`` rows, ``blocks`` of them summed in a
+        full-batch step (see bprop.training.threads)."""
         threads = choose_threads(
             rows,
             self.network_.sizes,
             backward=backward,
             n_threads=check_n_threads(getattr(self, "n_threads", None)),
+            blocks=blocks,
         )
         return blas_limit(threads, refresh=refresh)
 
@@ -261,7 +268,7 @@ class BaseMLP(NetworkState, BaseEstimator):
         try:
             if finished is None:
                 with (
-                    self._blas_threads(rows, backward=True, refresh=True),
+                    self._blas_threads(rows, True, True, _blocks(trainer, rows, monitor)),
                     warnings.catch_warnings(),
                 ):
                     if strict:

@@ -15,7 +15,10 @@ costs a hand-off per call, and it stalls when another process has its core. So:
     threads = 1                        if F < MIN_FLOPS or F / E < MIN_INTENSITY
             = the cores left           otherwise
 
-where the crossovers MIN_FLOPS and MIN_INTENSITY come from a measurement on the
+except that a full-batch step whose sum adds two blocks or more and whose products reach
+MIN_BLOCK_FLOPS gets the cores left: its blocks run on threads of their own, one BLAS
+thread each (``bprop.training.sources.sum_gradients``; ``bench/block_threads.py``
+measures that crossover). The crossovers MIN_FLOPS and MIN_INTENSITY come from a measurement on the
 benchmark machine (``bench/thread_crossover.py`` rewrites the block below), and the cores
 left are the CPUs this process may run on (its affinity) less those that other processes
 keep busy at that moment (the runnable count of /proc/loadavg), and at most the threads
@@ -34,6 +37,7 @@ import os
 from collections.abc import Iterator, Sequence
 
 __all__ = [
+    "MIN_BLOCK_FLOPS",
     "MIN_FLOPS",
     "MIN_INTENSITY",
     "available_cores",
@@ -50,6 +54,10 @@ __all__ = [
 MIN_FLOPS = 4.26e09
 MIN_INTENSITY = 4116
 # --- end of measured constants ---
+
+#: a full-batch sum of two blocks or more and at least this many FLOPs runs its blocks on
+#: the cores left (measured: bench/block_threads.py, bench/block_threads.json)
+MIN_BLOCK_FLOPS = 5.4e07
 
 
 def step_flops(rows: int, sizes: Sequence[int], backward: bool = True) -> tuple[float, float]:
@@ -126,16 +134,21 @@ def choose_threads(
     backward: bool = True,
     cores: int | None = None,
     n_threads: int | None = None,
+    blocks: int = 1,
 ) -> int:
     """BLAS threads for steps of ``rows`` rows through a network of ``sizes`` units.
 
+    ``blocks``: the blocks of ``rows`` rows a full-batch sum adds (1 otherwise); a sum
+    of two or more whose products reach MIN_BLOCK_FLOPS gets the cores left, for its
+    blocks run on threads of their own (``bprop.training.sources.sum_gradients``).
     ``n_threads`` (not None) is returned as it is; ``cores`` defaults to
     :func:`available_cores`.
     """
     if n_threads is not None:
         return int(n_threads)
     flops, elements = step_flops(rows, sizes, backward)
-    if flops < MIN_FLOPS or flops < MIN_INTENSITY * elements:
+    threaded_blocks = blocks >= 2 and flops * blocks >= MIN_BLOCK_FLOPS
+    if not threaded_blocks and (flops < MIN_FLOPS or flops < MIN_INTENSITY * elements):
         return 1
     if cores is None:
         cores = available_cores()
