@@ -32,6 +32,7 @@ from collections import deque
 from collections.abc import Iterable, Iterator
 from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass
+from itertools import chain
 from typing import Protocol, runtime_checkable
 
 import numpy as np
@@ -230,16 +231,13 @@ def _sum_gradients_threaded(network, loss, blocks, counter, threads: int):
     E = correct = 0.0
     pending: deque = deque()
     with blas_limit(1), ThreadPoolExecutor(threads, thread_name_prefix="bprop-block") as pool:
-        for x, t, s in blocks:
-            pending.append(pool.submit(one, x, t, s))
-            while len(pending) > threads or (pending and pending[0].done()):
+        for block in chain(blocks, [None]):  # None: the end, every pending block added
+            if block is not None:
+                pending.append(pool.submit(one, *block))
+            while pending and (block is None or len(pending) > threads or pending[0].done()):
                 E_block, correct_block, g = pending.popleft().result()
                 E, correct = E + E_block, correct + correct_block
                 acc += g
-        while pending:
-            E_block, correct_block, g = pending.popleft().result()
-            E, correct = E + E_block, correct + correct_block
-            acc += g
     return E, acc, correct
 
 
