@@ -368,8 +368,9 @@ def _update(begin, element, n_coefficients):
         penalty P = lambda/2 ||w||^2 at the block's starting weights: 'mean' scaling
         (decay_sum False) g = grad / |B| + lambda w, returning P |B|; 'sum' scaling
         g = (grad + lambda w) / |B|, returning P (``Trainer._update``, ``epoch_penalty``).
-        g is left in ``grad`` as the NumPy path leaves it. The rule's ``delta_w`` (the
-        last step) is written on the ``last`` block only: no update reads it.
+        On the ``last`` block g is left in ``grad``, as the NumPy path leaves it, and the
+        step in the rule's ``delta_w``; the blocks before write neither (the next block
+        overwrites grad, and no update reads delta_w), which saves a pass over memory.
         """
         penalty = 0.0
         scale = inv_m
@@ -394,11 +395,9 @@ def _update(begin, element, n_coefficients):
                 dw = element(g, q, S, cc)
                 params[q] += dw
                 delta_w[q] = dw
-        else:
+        else:  # the next block overwrites grad: g stays in a register
             for q in range(params.shape[0]):
-                g = grad[q] * scale
-                grad[q] = g
-                params[q] += element(g, q, S, cc)
+                params[q] += element(grad[q] * scale, q, S, cc)
         return penalty, t
 
     return _jitable(update, "never")
