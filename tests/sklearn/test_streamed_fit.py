@@ -68,7 +68,10 @@ def test_streamed_fit_refuses_what_it_cannot_do(tmp_path):
     with pytest.raises(ValueError, match="need validation rows"):
         MLPRegressor(stopping=EarlyStopping(patience=2), max_iter=3).fit(data)
     held = ParquetData(tmp_path / "d.parquet", validation_fraction=0.3)
-    est = MLPRegressor(stopping=EarlyStopping(patience=2), max_iter=3, solver="lbfgs")
+    # patience beyond max_iter: the run ends at max_iter, whatever the validation loss does
+    est = MLPRegressor(
+        stopping=EarlyStopping(patience=5), max_iter=3, solver="lbfgs", random_state=0
+    )
     with pytest.warns(ConvergenceWarning):
         est.fit(held)
     assert est.history_.records[0].val_loss is not None
