@@ -3,6 +3,8 @@
 from __future__ import annotations
 
 import math
+import threading
+import time
 
 import numpy as np
 import pytest
@@ -137,6 +139,48 @@ def test_cores_kept_busy_by_other_processes_are_not_available(monkeypatch):
 
 def test_others_running_reads_a_count():
     assert threads.others_running() >= 0
+
+
+def _proc(tmp_path, runnable: int, states: str):
+    """A /proc/loadavg and a task directory with one thread per letter of ``states``."""
+    tmp_path.mkdir()
+    loadavg = tmp_path / "loadavg"
+    loadavg.write_text(f"0.50 0.40 0.30 {runnable}/345 6789\n")
+    for tid, state in enumerate(states, start=100):
+        (tmp_path / "task" / str(tid)).mkdir(parents=True)
+        # the name in parentheses may hold spaces and parentheses of its own
+        (tmp_path / "task" / str(tid) / "stat").write_text(f"{tid} (py (x) y) {state} 1 2 3\n")
+    return str(loadavg), str(tmp_path / "task")
+
+
+def test_own_runnable_threads_are_not_counted_as_other_processes(tmp_path):
+    # 5 runnable in the system, 3 of them ours (the caller and two spinning BLAS workers)
+    assert threads.others_running(*_proc(tmp_path / "a", 5, "RRSRS")) == 2
+    # the caller is counted as ours even where the task list shows none running
+    assert threads.others_running(*_proc(tmp_path / "b", 4, "SS")) == 3
+    assert threads.others_running(*_proc(tmp_path / "c", 2, "RRR")) == 0
+    assert threads.others_running(str(tmp_path / "missing"), str(tmp_path)) == 0
+
+
+def test_a_spinning_thread_of_this_process_leaves_the_cores_available():
+    """A thread of ours that keeps a core busy (as BLAS workers do after a threaded
+    product) is not taken for another process's load."""
+    stop = threading.Event()
+
+    def spin():
+        x = np.ones(1 << 16)
+        while not stop.is_set():
+            np.sqrt(x, out=x)  # releases the GIL: the thread stays runnable
+
+    worker = threading.Thread(target=spin)
+    worker.start()
+    try:
+        time.sleep(0.05)
+        seen = [threads._own_running("/proc/self/task") for _ in range(20)]
+    finally:
+        stop.set()
+        worker.join()
+    assert max(seen) >= 2  # the spinning thread was seen running
 
 
 def test_blas_limit_sets_and_restores():
