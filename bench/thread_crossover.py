@@ -95,8 +95,9 @@ def choose(points: list[dict], margin: float) -> tuple[float, float, float]:
 
 
 def _literal(v: float, digits: int) -> str:
-    """A Python float literal (where two threads never paid: infinity)."""
-    return 'float("inf")' if math.isinf(v) else f"{v:.{digits}g}"
+    """A Python float literal as ruff formats it (3.3e07, not 3.3e+07; where two threads
+    never paid: infinity)."""
+    return 'float("inf")' if math.isinf(v) else f"{v:.{digits}g}".replace("e+", "e")
 
 
 def write_constants(fmin: float, imin: float) -> Path:
