@@ -14,6 +14,13 @@ TARGETS = {  # bprop over the other, one thread per library
     "fullbatch": {"peak": 0.5},
 }
 NAMES = {"torch": "PyTorch", "sklearn": "scikit-learn", "gemm": "GEMM limit", "peak": "FLOP peak"}
+#: the targets proposed in place of the ones above that cannot be met on this kind of
+#: machine (docs/performance.md, "Targets that measure the wrong thing", says why)
+PROPOSED = {
+    "minibatch": {"gemm": 0.45},
+    "wide": {"gemm": 0.85},
+    "fullbatch": {"gemm": 1.0},
+}
 
 
 def fmt_rate(v: float | None) -> str:
@@ -56,14 +63,14 @@ def _line(name: str, got: float | None, goal: str, ok: bool | None) -> str:
 
 def targets(res: dict) -> str:
     lines = ["| target | measured | met |", "|---|---|---|"]
-    for r in res.get("rows", []):
-        for other, goal in TARGETS.get(r["workload"], {}).items():
-            got = r.get(f"vs_{other}")
-            if got is not None:
-                unit = "x " if other in ("torch", "sklearn") else " of the "
-                lines.append(
-                    _line(r["workload"], got, f">= {goal:g}{unit}{NAMES[other]}", got >= goal)
-                )
+    for table, tag in ((TARGETS, ""), (PROPOSED, " (proposed)")):
+        for r in res.get("rows", []):
+            for other, goal in table.get(r["workload"], {}).items():
+                got = r.get(f"vs_{other}")
+                if got is not None:
+                    unit = "x " if other in ("torch", "sklearn") else " of the "
+                    goal_text = f">= {goal:g}{unit}{NAMES[other]}{tag}"
+                    lines.append(_line(r["workload"], got, goal_text, got >= goal))
     mem = res.get("memory")
     if mem:
         ratio = min(r["peak_rss_mb"] for r in mem["runs"]) / mem["data_mb"]
