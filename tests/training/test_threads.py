@@ -142,31 +142,28 @@ def test_others_running_reads_a_count():
 
 
 def _proc(tmp_path, runnable: int, states: str):
-    """A /proc/loadavg and a task directory with one thread per letter of ``states``."""
+    """A /proc/loadavg and a task directory with one thread per letter of ``states``
+    (thread ids above Linux's largest, so that none is a real thread of this process)."""
     tmp_path.mkdir()
     loadavg = tmp_path / "loadavg"
     loadavg.write_text(f"0.50 0.40 0.30 {runnable}/345 6789\n")
-    for tid, state in enumerate(states, start=100):
+    for tid, state in enumerate(states, start=5_000_000):
         (tmp_path / "task" / str(tid)).mkdir(parents=True)
         # the name in parentheses may hold spaces and parentheses of its own
         (tmp_path / "task" / str(tid) / "stat").write_text(f"{tid} (py (x) y) {state} 1 2 3\n")
     return str(loadavg), str(tmp_path / "task")
 
 
-def test_own_runnable_threads_are_not_counted_as_other_processes(tmp_path):
-    # 5 runnable in the system, 3 of them ours (the caller and two spinning BLAS workers)
+def test_own_blas_workers_are_not_counted_as_load(tmp_path):
+    # 5 runnable in the system, 3 of them native threads of ours (spinning BLAS workers)
     assert threads.others_running(*_proc(tmp_path / "a", 5, "RRSRS")) == 2
-    # the caller is counted as ours even where the task list shows none running
+    # the caller is not load even where the task list shows no thread running
     assert threads.others_running(*_proc(tmp_path / "b", 4, "SS")) == 3
     assert threads.others_running(*_proc(tmp_path / "c", 2, "RRR")) == 0
     assert threads.others_running(str(tmp_path / "missing"), str(tmp_path)) == 0
 
 
-def test_a_spinning_thread_of_this_process_leaves_the_cores_available():
-    """A thread of ours that keeps a core busy (as BLAS workers do after a threaded
-    product) is not taken for another process's load."""
-    stop = threading.Event()
-
+def _spinning_python_thread(stop: threading.Event) -> threading.Thread:
     def spin():
         x = np.ones(1 << 16)
         while not stop.is_set():
@@ -174,13 +171,25 @@ def test_a_spinning_thread_of_this_process_leaves_the_cores_available():
 
     worker = threading.Thread(target=spin)
     worker.start()
+    return worker
+
+
+def test_another_running_python_thread_of_this_process_is_load():
+    """A Python thread of ours that computes (another fit, a Dask task) competes for
+    the cores like another process; only the caller and native workers are not load."""
+    stop = threading.Event()
+    worker = _spinning_python_thread(stop)
     try:
         time.sleep(0.05)
-        seen = [threads._own_running("/proc/self/task") for _ in range(20)]
+        seen_running = seen_not_load = False
+        for _ in range(50):
+            seen_running |= worker.native_id in threads._runnable_threads("/proc/self/task")
+            seen_not_load |= worker.native_id in threads._not_load_threads("/proc/self/task")
     finally:
         stop.set()
         worker.join()
-    assert max(seen) >= 2  # the spinning thread was seen running
+    assert seen_running  # it was seen running
+    assert not seen_not_load  # and never taken for a native worker
 
 
 def test_blas_limit_sets_and_restores():

@@ -21,8 +21,8 @@ thread each (``bprop.training.sources.sum_gradients``; ``bench/block_threads.py`
 measures that crossover). The crossovers MIN_FLOPS and MIN_INTENSITY come from a measurement on the
 benchmark machine (``bench/thread_crossover.py`` rewrites the block below), and the cores
 left are the CPUs this process may run on (its affinity) less those that other processes
-keep busy at that moment (the runnable count of /proc/loadavg less this process's own
-runnable threads), and at most the threads
+keep busy at that moment (the runnable count of /proc/loadavg, less the caller and this
+process's BLAS and OpenMP workers), and at most the threads
 the BLAS libraries are already limited to (``OMP_NUM_THREADS``, an enclosing
 ``threadpool_limits``, or the limit joblib sets inside its worker processes, which is
 cores // n_jobs). The automatic choice therefore never raises a limit the user or joblib
@@ -35,6 +35,7 @@ from __future__ import annotations
 import contextlib
 import numbers
 import os
+import threading
 from collections.abc import Iterator, Sequence
 
 __all__ = [
@@ -101,38 +102,53 @@ def affinity_cores() -> int:
 
 
 def others_running(loadavg: str = "/proc/loadavg", tasks: str = "/proc/self/task") -> int:
-    """Threads of other processes running or ready to run right now (Linux), else 0.
+    """Threads running or ready to run right now that would compete with ours for the
+    cores (Linux), else 0.
 
-    The fourth field of /proc/loadavg counts the runnable threads of the whole system;
-    this process's own runnable threads (state R in ``/proc/self/task/*/stat``: the
-    calling thread, and the BLAS library's workers, which spin for a while after a
-    threaded product) are not counted against it. A core another process keeps busy is
-    a core a BLAS thread of ours would have to share, and a thread that waits for its
-    core stalls every product it takes part in.
+    The fourth field of /proc/loadavg counts the runnable threads of the whole system.
+    Not counted against it: the calling thread, and this process's runnable threads that
+    Python did not start (BLAS and OpenMP workers, which spin for a while after a
+    threaded product, and would run our own products). This process's other Python
+    threads that are running (another fit, a Dask task) are load like another process's.
+    A core that something else keeps busy is a core a BLAS thread of ours would have to
+    share, and a thread that waits for its core stalls every product it takes part in.
     """
     try:
         with open(loadavg) as f:
             runnable = int(f.read().split()[3].split("/")[0])
     except (OSError, ValueError, IndexError):
         return 0
-    return max(runnable - _own_running(tasks), 0)
+    return max(runnable - _ours_not_load(tasks), 0)
 
 
-def _own_running(tasks: str) -> int:
-    """This process's threads in state R (running or runnable), at least 1 (the caller)."""
+def _runnable_threads(tasks: str) -> set[int]:
+    """Ids of the threads listed in ``tasks`` (``/proc/self/task``) in state R."""
     try:
         ids = os.listdir(tasks)
     except OSError:
-        return 1
-    running = 0
+        return set()
+    running = set()
     for tid in ids:
         try:
             with open(os.path.join(tasks, tid, "stat"), "rb") as f:
                 state = f.read().rsplit(b")", 1)[1].split()[0]  # the field after (comm)
         except (OSError, IndexError):  # the thread ended meanwhile
             continue
-        running += state == b"R"
-    return max(running, 1)
+        if state == b"R":
+            running.add(int(tid))
+    return running
+
+
+def _not_load_threads(tasks: str) -> set[int]:
+    """This process's runnable threads that are not load: the caller, and the threads
+    Python did not start."""
+    python_others = {t.native_id for t in threading.enumerate()} - {threading.get_native_id()}
+    return _runnable_threads(tasks) - python_others
+
+
+def _ours_not_load(tasks: str) -> int:
+    """How many of this process's runnable threads are not load; at least 1 (the caller)."""
+    return max(len(_not_load_threads(tasks)), 1)
 
 
 def available_cores(current_limit: int | None = None, busy: int | None = None) -> int:
