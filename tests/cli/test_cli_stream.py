@@ -13,7 +13,7 @@ from bprop.cli import main
 from bprop.cli.common import Model, load_model
 from bprop.cli.memory import IN_MEMORY_FACTOR, footprint, parse_size
 from bprop.cli.stream import predict_in_blocks
-from bprop.sklearn.streaming import fit_transform_blocks
+from bprop.sklearn.streaming import fit_blocks, transform_blocks
 from bprop.sklearn.tabular import infer_table, make_pipeline
 
 # full-batch rules: a streamed run sums the same blocks in the same order as in memory
@@ -191,13 +191,13 @@ def test_in_memory_blocks_give_the_predictions_of_one_pass(tmp_path):
     np.testing.assert_allclose(bproba, proba, rtol=1e-12)
 
 
-def test_fit_transform_blocks_equals_fit_transform():
+def test_fit_and_transform_in_blocks_equal_fit_transform():
     df = _table(1000)
     ct = make_pipeline(infer_table(df, "price"), None).steps[0][1]
     whole = clone(ct).fit_transform(df)
-    one, X1 = fit_transform_blocks(clone(ct), df, np.float64)  # one block: exactly fit
+    X1 = transform_blocks(fit_blocks(clone(ct), df), df, np.float64)  # one block: exactly fit
     np.testing.assert_array_equal(X1, whole)
     assert X1.flags.c_contiguous
-    many, X2 = fit_transform_blocks(clone(ct), df, np.float32, rows=64)
+    X2 = transform_blocks(fit_blocks(clone(ct), df, rows=64), df, np.float32, rows=64)
     assert X2.dtype == np.float32
     np.testing.assert_allclose(X2, whole, rtol=1e-6, atol=1e-6)

@@ -43,7 +43,6 @@ __all__ = [
     "convert_csv",
     "fit_blocks",
     "fit_streaming",
-    "fit_transform_blocks",
     "iter_frames",
     "predict_streaming",
     "transform_blocks",
@@ -173,15 +172,6 @@ def transform_blocks(fitted: Any, X: Any, dtype: Any, rows: int = BLOCK_ROWS) ->
         out[i : i + len(part)] = part
     assert out is not None
     return out
-
-
-def fit_transform_blocks(
-    transformer: Any, X: Any, dtype: Any, rows: int = BLOCK_ROWS
-) -> tuple[Any, np.ndarray]:
-    """(:func:`fit_blocks`, then :func:`transform_blocks`): the fitted copy of
-    ``transformer`` and its output for ``X`` in ``dtype``, ``rows`` rows at a time."""
-    fitted = fit_blocks(transformer, X, rows)
-    return fitted, transform_blocks(fitted, X, dtype, rows)
 
 
 def fit_streaming(transformer: Any, frames: Frames) -> Any:

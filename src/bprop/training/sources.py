@@ -319,4 +319,5 @@ class ArrayData:
         yield Chunk(self.X, self.T, self.sample_weight, order)
 
     def accuracy_counter(self, output_activation: Activation) -> AccuracyCounter:
-        return AccuracyCounter(output_activation, self.arrays()[1])
+        T = self.T if self.rows is None else self.T[self.rows]  # (not a copy of X's rows)
+        return AccuracyCounter(output_activation, T)

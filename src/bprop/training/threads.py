@@ -118,7 +118,7 @@ def others_running(loadavg: str = "/proc/loadavg", tasks: str = "/proc/self/task
             runnable = int(f.read().split()[3].split("/")[0])
     except (OSError, ValueError, IndexError):
         return 0
-    return max(runnable - _ours_not_load(tasks), 0)
+    return max(runnable - max(len(_not_load_threads(tasks)), 1), 0)  # the caller at least
 
 
 def _runnable_threads(tasks: str) -> set[int]:
@@ -144,11 +144,6 @@ def _not_load_threads(tasks: str) -> set[int]:
     Python did not start."""
     python_others = {t.native_id for t in threading.enumerate()} - {threading.get_native_id()}
     return _runnable_threads(tasks) - python_others
-
-
-def _ours_not_load(tasks: str) -> int:
-    """How many of this process's runnable threads are not load; at least 1 (the caller)."""
-    return max(len(_not_load_threads(tasks)), 1)
 
 
 def available_cores(current_limit: int | None = None, busy: int | None = None) -> int:
