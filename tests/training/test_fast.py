@@ -93,6 +93,19 @@ def _rule_id(rule):
     return f"{type(rule).__name__}-{getattr(rule, 'epsilon_placement', '')}".rstrip("-")
 
 
+@pytest.mark.parametrize("decay", [0.0, 1e-3])
+def test_grad_holds_the_last_blocks_g_as_on_the_numpy_path(decay):
+    """After a compiled epoch, ``network.grad`` holds g of the epoch's last block (the
+    blocks before it do not write it back), as the NumPy path leaves it."""
+    X, y = _data()
+    (na, _, _), (nb, _, _) = _both(
+        [6, 9, 5, 3], "tanh", "softmax", Momentum(learning_rate=0.01, momentum=0.9),
+        "minibatch", 16, X, y, epochs=1, weight_decay=decay,
+    )  # fmt: skip
+    assert np.any(nb.grad != 0)
+    np.testing.assert_allclose(na.grad, nb.grad, rtol=0, atol=1e-12)
+
+
 @pytest.mark.parametrize("rule", RULES, ids=_rule_id)
 @pytest.mark.parametrize(
     ("mode", "batch_size"), [("online", 1), ("minibatch", 3), ("minibatch", 16)]
